@@ -1,0 +1,1 @@
+//! Defaulting of API objects, as the API server applies it before validation.

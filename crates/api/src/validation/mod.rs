@@ -1,0 +1,3 @@
+//! Validation of API objects, returning upstream's field-path errors.
+
+pub mod names;
