@@ -302,7 +302,7 @@ mod tests {
     fn aggregate_drops_duplicates_and_brackets_many() {
         let a = FieldError::required(&FieldPath::new("a"), "");
         let b = FieldError::required(&FieldPath::new("b"), "");
-        assert_eq!(aggregate_message(&[a.clone()]), "a: Required value");
+        assert_eq!(aggregate_message(std::slice::from_ref(&a)), "a: Required value");
         assert_eq!(aggregate_message(&[a.clone(), b, a]), "[a: Required value, b: Required value]");
     }
 }
