@@ -56,7 +56,9 @@ pub fn manage(input: &ManageInput<'_, '_>) -> ManageStep {
         match input.pods.get(node) {
             None if placement.should_run => step.creates.push(node.to_string()),
             None => {}
-            Some(pods) if placement.should_continue_running => on_eligible_node(input, node, placement, pods, &mut step),
+            Some(pods) if placement.should_continue_running => {
+                on_eligible_node(input, node, placement, pods, &mut step)
+            }
             Some(pods) => {
                 for pod in pods.iter().filter(|p| !p.deleting) {
                     step.delete(pod, node);

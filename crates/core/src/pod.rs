@@ -81,13 +81,20 @@ impl<'a> PodView<'a> {
             ready_since: ready_condition.and_then(|c| c.last_transition_time.as_ref()).map(|t| t.0),
             deleting: pod.metadata.deletion_timestamp.is_some(),
             hash: labels.and_then(|l| l.get(CONTROLLER_REVISION_HASH_LABEL)).map(String::as_str),
-            template_generation: labels.and_then(|l| l.get(POD_TEMPLATE_GENERATION_LABEL)).map(String::as_str),
+            template_generation: labels
+                .and_then(|l| l.get(POD_TEMPLATE_GENERATION_LABEL))
+                .map(String::as_str),
             planned: false,
         }
     }
 
     /// A pod the plan creates on `node` now: unscheduled, pending, labelled with `hash`.
-    pub fn planned(node: &'a str, hash: &'a str, template_generation: Option<&'a str>, now: Timestamp) -> Self {
+    pub fn planned(
+        node: &'a str,
+        hash: &'a str,
+        template_generation: Option<&'a str>,
+        now: Timestamp,
+    ) -> Self {
         PodView {
             name: Cow::Owned(format!("(new pod on {node})")),
             node,

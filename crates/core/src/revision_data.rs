@@ -109,7 +109,11 @@ mod tests {
                 ..Default::default()
             }),
             spec: Some(PodSpec {
-                containers: vec![Container { name: "c".into(), image: Some(image.into()), ..Default::default() }],
+                containers: vec![Container {
+                    name: "c".into(),
+                    image: Some(image.into()),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }),
         }
@@ -131,7 +135,10 @@ mod tests {
         assert_eq!(a, template_hash(&template("nginx:1"), None));
         assert_ne!(a, template_hash(&template("nginx:2"), None));
         assert_ne!(a, template_hash(&template("nginx:1"), Some(1)));
-        assert_ne!(template_hash(&template("nginx:1"), Some(1)), template_hash(&template("nginx:1"), Some(2)));
+        assert_ne!(
+            template_hash(&template("nginx:1"), Some(1)),
+            template_hash(&template("nginx:1"), Some(2))
+        );
     }
 
     #[test]

@@ -189,7 +189,8 @@ pub fn with_surge(input: &RolloutInput<'_, '_>) -> Result<RolloutStep, MissingNo
             (None, Some(new)) if new.is_available(min_ready, now) => available += 1,
             _ => {}
         }
-        let should_run = || placements.get(node).map(|p| p.should_run).ok_or_else(|| MissingNode(node.to_string()));
+        let should_run =
+            || placements.get(node).map(|p| p.should_run).ok_or_else(|| MissingNode(node.to_string()));
         match (old, new) {
             (None, _) => {}
             (Some(old), None) => {

@@ -44,7 +44,8 @@ pub fn template_generation(ds: &DaemonSet) -> Option<i64> {
 
 fn is_empty_selector(ds: &DaemonSet) -> bool {
     let s = &ds.spec.selector;
-    s.match_labels.as_ref().is_none_or(|m| m.is_empty()) && s.match_expressions.as_ref().is_none_or(|e| e.is_empty())
+    s.match_labels.as_ref().is_none_or(|m| m.is_empty())
+        && s.match_expressions.as_ref().is_none_or(|e| e.is_empty())
 }
 
 /// Plans one sync.
@@ -85,7 +86,8 @@ pub fn sync(s: &Snapshot<'_>) -> Plan {
     let mut own_pods: Vec<&Pod> = Vec::new();
     for pod in &s.pods {
         let take = claim(&pod.metadata, owner);
-        let (name, uid) = (pod.metadata.name.clone().unwrap_or_default(), pod.metadata.uid.clone().unwrap_or_default());
+        let (name, uid) =
+            (pod.metadata.name.clone().unwrap_or_default(), pod.metadata.uid.clone().unwrap_or_default());
         match take {
             Claim::Owned => own_pods.push(pod),
             Claim::Adopt => {
@@ -98,7 +100,8 @@ pub fn sync(s: &Snapshot<'_>) -> Plan {
     }
     let mut own_revisions: Vec<&ControllerRevision> = Vec::new();
     for rev in &s.revisions {
-        let (name, uid) = (rev.metadata.name.clone().unwrap_or_default(), rev.metadata.uid.clone().unwrap_or_default());
+        let (name, uid) =
+            (rev.metadata.name.clone().unwrap_or_default(), rev.metadata.uid.clone().unwrap_or_default());
         match claim(&rev.metadata, owner) {
             Claim::Owned => own_revisions.push(rev),
             Claim::Adopt => {
@@ -114,7 +117,11 @@ pub fn sync(s: &Snapshot<'_>) -> Plan {
     let pod_hashes: Vec<(&str, Option<&str>)> = own_pods
         .iter()
         .map(|p| {
-            let hash = p.metadata.labels.as_ref().and_then(|l| l.get(crate::constants::CONTROLLER_REVISION_HASH_LABEL));
+            let hash = p
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(crate::constants::CONTROLLER_REVISION_HASH_LABEL));
             (p.metadata.name.as_deref().unwrap_or_default(), hash.map(String::as_str))
         })
         .collect();
@@ -133,8 +140,11 @@ pub fn sync(s: &Snapshot<'_>) -> Plan {
 
     // The world as the algorithms see it.
     let rules = PlacementRules::new(ds);
-    let mut nodes: Vec<(&str, Placement)> =
-        s.nodes.iter().map(|n| (n.metadata.name.as_deref().unwrap_or_default(), rules.placement(n))).collect();
+    let mut nodes: Vec<(&str, Placement)> = s
+        .nodes
+        .iter()
+        .map(|n| (n.metadata.name.as_deref().unwrap_or_default(), rules.placement(n)))
+        .collect();
     nodes.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut by_node: BTreeMap<&str, Vec<PodView<'_>>> = BTreeMap::new();
     for pod in &own_pods {
@@ -168,7 +178,19 @@ pub fn sync(s: &Snapshot<'_>) -> Plan {
         if let Some(wait) = step.retry_after {
             plan.requeue_within(wait);
         }
-        apply(ds, &mut plan, &nodes, &mut by_node, &hash, generation, generation_label.as_deref(), s.now, step.creates, step.deletes, DeleteReason::Manage);
+        apply(
+            ds,
+            &mut plan,
+            &nodes,
+            &mut by_node,
+            &hash,
+            generation,
+            generation_label.as_deref(),
+            s.now,
+            step.creates,
+            step.deletes,
+            DeleteReason::Manage,
+        );
 
         if is_rolling_update(ds) {
             let desired = nodes.iter().filter(|(_, p)| p.should_run).count();
@@ -184,9 +206,25 @@ pub fn sync(s: &Snapshot<'_>) -> Plan {
                         now: s.now,
                         limits,
                     };
-                    let step = if limits.max_surge == 0 { Ok(rollout::without_surge(&input)) } else { rollout::with_surge(&input) };
+                    let step = if limits.max_surge == 0 {
+                        Ok(rollout::without_surge(&input))
+                    } else {
+                        rollout::with_surge(&input)
+                    };
                     match step {
-                        Ok(step) => apply(ds, &mut plan, &nodes, &mut by_node, &hash, generation, generation_label.as_deref(), s.now, step.creates, step.deletes, DeleteReason::Rollout),
+                        Ok(step) => apply(
+                            ds,
+                            &mut plan,
+                            &nodes,
+                            &mut by_node,
+                            &hash,
+                            generation,
+                            generation_label.as_deref(),
+                            s.now,
+                            step.creates,
+                            step.deletes,
+                            DeleteReason::Rollout,
+                        ),
                         Err(e) => plan.warnings.push(e.to_string()),
                     }
                 }

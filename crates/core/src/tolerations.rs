@@ -83,7 +83,9 @@ mod tests {
                 "node.kubernetes.io/unschedulable"
             ]
         );
-        assert!(tols.iter().all(|t| t.operator.as_deref() == Some("Exists") && t.toleration_seconds.is_none()));
+        assert!(
+            tols.iter().all(|t| t.operator.as_deref() == Some("Exists") && t.toleration_seconds.is_none())
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 mod support;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, NodeAffinity, NodeCondition, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, NodeStatus,
+    Affinity, NodeAffinity, NodeCondition, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
+    NodeStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::SignedDuration;
@@ -29,7 +30,11 @@ fn template_spec(w: &mut World) -> &mut k8s_openapi::api::core::v1::PodSpec {
 
 fn node_condition(type_: &str, status: &str) -> NodeStatus {
     NodeStatus {
-        conditions: Some(vec![NodeCondition { type_: type_.into(), status: status.into(), ..Default::default() }]),
+        conditions: Some(vec![NodeCondition {
+            type_: type_.into(),
+            status: status.into(),
+            ..Default::default()
+        }]),
         ..Default::default()
     }
 }
@@ -53,8 +58,17 @@ fn simple_daemon_set_schedule_daemon_set_pods_launches_pods() {
         for c in &plan.creates {
             let spec = c.pod.spec.as_ref().unwrap();
             assert_eq!(spec.node_name, None, "daemon pods are bound by the scheduler, not the controller");
-            let terms = &spec.affinity.as_ref().unwrap().node_affinity.as_ref().unwrap()
-                .required_during_scheduling_ignored_during_execution.as_ref().unwrap().node_selector_terms;
+            let terms = &spec
+                .affinity
+                .as_ref()
+                .unwrap()
+                .node_affinity
+                .as_ref()
+                .unwrap()
+                .required_during_scheduling_ignored_during_execution
+                .as_ref()
+                .unwrap()
+                .node_selector_terms;
             assert_eq!(terms.len(), 1);
             let field = &terms[0].match_fields.as_ref().unwrap()[0];
             assert_eq!((field.key.as_str(), field.operator.as_str()), ("metadata.name", "In"));
@@ -366,8 +380,21 @@ fn node_affinity_daemon_launches_pods() {
         let plan = w.expect_sync(3, 0, 0);
         // The created pods carry only the node-pinning term.
         for c in &plan.creates {
-            let terms = &c.pod.spec.as_ref().unwrap().affinity.as_ref().unwrap().node_affinity.as_ref().unwrap()
-                .required_during_scheduling_ignored_during_execution.as_ref().unwrap().node_selector_terms;
+            let terms = &c
+                .pod
+                .spec
+                .as_ref()
+                .unwrap()
+                .affinity
+                .as_ref()
+                .unwrap()
+                .node_affinity
+                .as_ref()
+                .unwrap()
+                .required_during_scheduling_ignored_during_execution
+                .as_ref()
+                .unwrap()
+                .node_selector_terms;
             assert_eq!(terms.len(), 1);
             assert!(terms[0].match_expressions.is_none());
         }
@@ -438,8 +465,22 @@ fn daemon_kill_failed_pods() {
     let cases = [
         Case { failed: 0, normal: 1, creates: 0, deletes: 0, events: 0, name: "normal (do nothing)" },
         Case { failed: 0, normal: 0, creates: 1, deletes: 0, events: 0, name: "no pods (create 1)" },
-        Case { failed: 1, normal: 0, creates: 0, deletes: 1, events: 1, name: "1 failed pod (kill 1), 0 normal pod (create 0; will create in the next sync)" },
-        Case { failed: 1, normal: 3, creates: 0, deletes: 3, events: 1, name: "1 failed pod (kill 1), 3 normal pods (kill 2)" },
+        Case {
+            failed: 1,
+            normal: 0,
+            creates: 0,
+            deletes: 1,
+            events: 1,
+            name: "1 failed pod (kill 1), 0 normal pod (create 0; will create in the next sync)",
+        },
+        Case {
+            failed: 1,
+            normal: 3,
+            creates: 0,
+            deletes: 3,
+            events: 1,
+            name: "1 failed pod (kill 1), 3 normal pods (kill 2)",
+        },
     ];
     for c in cases {
         for s in update_strategies() {
@@ -448,7 +489,12 @@ fn daemon_kill_failed_pods() {
             w.add_failed_pods("node-0", &simple_daemon_set_label(), c.failed);
             w.add_pods("node-0", &simple_daemon_set_label(), c.normal);
             let (counts, _) = w.sync();
-            assert_eq!((counts.creates, counts.deletes, counts.events), (c.creates, c.deletes, c.events), "case: {}", c.name);
+            assert_eq!(
+                (counts.creates, counts.deletes, counts.events),
+                (c.creates, c.deletes, c.events),
+                "case: {}",
+                c.name
+            );
         }
     }
 }
@@ -481,7 +527,11 @@ fn daemon_kill_failed_pods_backoff() {
         w.advance(SignedDuration::from_nanos(1));
         assert!(!w.backoff.in_backoff(&key, w.now));
         let plan = w.plan();
-        assert_eq!((plan.deletes.len(), plan.events.len()), (1, 1), "after the backoff the pod is deleted again");
+        assert_eq!(
+            (plan.deletes.len(), plan.events.len()),
+            (1, 1),
+            "after the backoff the pod is deleted again"
+        );
         assert_eq!(plan.backoff[0].1.delay, initial * 2);
     }
 }
@@ -506,7 +556,11 @@ fn no_schedule_tainted_doesnt_evict_running_intolerant_pod() {
         w.taint_node("node-0", taint("node-role.kubernetes.io/control-plane", "", "NoSchedule"));
         w.add_pods("node-0", &simple_daemon_set_label(), 1);
         w.expect_sync(0, 0, 0);
-        assert_eq!(w.ds.status.as_ref().unwrap().number_misscheduled, 1, "a pod on a node it should not start on");
+        assert_eq!(
+            w.ds.status.as_ref().unwrap().number_misscheduled,
+            1,
+            "a pod on a node it should not start on"
+        );
     }
 }
 
@@ -641,14 +695,15 @@ fn pods_of_another_controller_are_ignored() {
     let mut w = world_for(&rolling_update());
     w.add_nodes(0, 1, None);
     let theirs = w.add_pod("node-0", &simple_daemon_set_label(), false);
-    w.pod_mut(&theirs).metadata.owner_references = Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: "ReplicaSet".into(),
-        name: "other".into(),
-        uid: "other-uid".into(),
-        controller: Some(true),
-        block_owner_deletion: None,
-    }]);
+    w.pod_mut(&theirs).metadata.owner_references =
+        Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "apps/v1".into(),
+            kind: "ReplicaSet".into(),
+            name: "other".into(),
+            uid: "other-uid".into(),
+            controller: Some(true),
+            block_owner_deletion: None,
+        }]);
     let plan = w.expect_sync(1, 0, 0);
     assert!(plan.ownership.is_empty());
 }

@@ -62,7 +62,10 @@ pub fn new_daemon_set(name: &str) -> DaemonSet {
         spec: DaemonSetSpec {
             revision_history_limit: Some(2),
             update_strategy: Some(on_delete()),
-            selector: LabelSelector { match_labels: Some(simple_daemon_set_label()), match_expressions: None },
+            selector: LabelSelector {
+                match_labels: Some(simple_daemon_set_label()),
+                match_expressions: None,
+            },
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(simple_daemon_set_label()), ..Default::default() }),
                 spec: Some(PodSpec {
@@ -102,7 +105,10 @@ pub fn update_unavailable(v: IntOrString) -> DaemonSetUpdateStrategy {
 pub fn update_surge(v: IntOrString) -> DaemonSetUpdateStrategy {
     DaemonSetUpdateStrategy {
         type_: Some("RollingUpdate".to_string()),
-        rolling_update: Some(RollingUpdateDaemonSet { max_unavailable: Some(IntOrString::Int(0)), max_surge: Some(v) }),
+        rolling_update: Some(RollingUpdateDaemonSet {
+            max_unavailable: Some(IntOrString::Int(0)),
+            max_surge: Some(v),
+        }),
     }
 }
 
@@ -235,8 +241,14 @@ impl World {
         if owned {
             pod.metadata.owner_references = Some(vec![controller_ref(&self.ds)]);
             // upstream newPod labels pods with the DaemonSet's current hash.
-            let hash = template_hash(&self.ds.spec.template, self.ds.status.as_ref().and_then(|s| s.collision_count));
-            pod.metadata.labels.get_or_insert_with(Default::default).insert(CONTROLLER_REVISION_HASH_LABEL.to_string(), hash);
+            let hash = template_hash(
+                &self.ds.spec.template,
+                self.ds.status.as_ref().and_then(|s| s.collision_count),
+            );
+            pod.metadata
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert(CONTROLLER_REVISION_HASH_LABEL.to_string(), hash);
         }
         self.pods.push(pod);
         name
@@ -369,7 +381,8 @@ impl World {
     pub fn sync(&mut self) -> (Counts, Plan) {
         let plan = self.plan();
         self.apply(&plan);
-        let counts = Counts { creates: plan.creates.len(), deletes: plan.deletes.len(), events: plan.events.len() };
+        let counts =
+            Counts { creates: plan.creates.len(), deletes: plan.deletes.len(), events: plan.events.len() };
         (counts, plan)
     }
 
@@ -402,20 +415,28 @@ impl World {
                 }
                 OwnershipChange::AdoptRevision { name, .. } => {
                     let owner = controller_ref(&self.ds);
-                    let rev = self.revisions.iter_mut().find(|r| r.metadata.name.as_deref() == Some(name)).unwrap();
+                    let rev =
+                        self.revisions.iter_mut().find(|r| r.metadata.name.as_deref() == Some(name)).unwrap();
                     rev.metadata.owner_references = Some(vec![owner]);
                 }
                 OwnershipChange::ReleaseRevision { name, .. } => {
                     let uid = self.ds.metadata.uid.clone();
-                    let rev = self.revisions.iter_mut().find(|r| r.metadata.name.as_deref() == Some(name)).unwrap();
-                    rev.metadata.owner_references.get_or_insert_with(Vec::new).retain(|r| Some(&r.uid) != uid.as_ref());
+                    let rev =
+                        self.revisions.iter_mut().find(|r| r.metadata.name.as_deref() == Some(name)).unwrap();
+                    rev.metadata
+                        .owner_references
+                        .get_or_insert_with(Vec::new)
+                        .retain(|r| Some(&r.uid) != uid.as_ref());
                 }
             }
         }
         let h = &plan.history;
         for name in &h.add_hash_label {
             let rev = self.revisions.iter_mut().find(|r| r.metadata.name.as_deref() == Some(name)).unwrap();
-            rev.metadata.labels.get_or_insert_with(Default::default).insert(CONTROLLER_REVISION_HASH_LABEL.to_string(), name.clone());
+            rev.metadata
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert(CONTROLLER_REVISION_HASH_LABEL.to_string(), name.clone());
         }
         if let Some(rev) = &h.create {
             let mut rev = rev.clone();
@@ -430,7 +451,11 @@ impl World {
         }
         for name in &h.relabel_pods {
             let hash = h.hash.clone();
-            self.pod_mut(name).metadata.labels.get_or_insert_with(Default::default).insert(CONTROLLER_REVISION_HASH_LABEL.to_string(), hash);
+            self.pod_mut(name)
+                .metadata
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert(CONTROLLER_REVISION_HASH_LABEL.to_string(), hash);
         }
         self.revisions.retain(|r| !h.delete_duplicates.iter().any(|d| r.metadata.name.as_ref() == Some(d)));
         for d in &plan.deletes {
@@ -440,7 +465,8 @@ impl World {
             self.now += SignedDuration::from_millis(1);
             let n = self.next_serial();
             let mut pod = c.pod.clone();
-            pod.metadata.name = Some(format!("{}{n}", pod.metadata.generate_name.clone().unwrap_or_default()));
+            pod.metadata.name =
+                Some(format!("{}{n}", pod.metadata.generate_name.clone().unwrap_or_default()));
             pod.metadata.uid = Some(format!("pod-uid-{n}"));
             pod.metadata.creation_timestamp = Some(Time(self.now));
             if self.bind_created_pods {
