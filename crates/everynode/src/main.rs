@@ -1,1 +1,81 @@
-fn main() {}
+//! `everynode`: the DaemonSet controller and its tools, as one command.
+
+mod admission;
+mod cmd;
+mod forecast;
+mod manifests;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use k8s_openapi::jiff::Timestamp;
+
+/// Exit status for input the command refuses (invalid manifests, unreadable files).
+const EXIT_INVALID_INPUT: u8 = 1;
+
+/// everynode: a DaemonSet controller you can reason about.
+#[derive(Debug, Parser)]
+#[command(name = "everynode", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+// Later subcommands (up, server, controller, updater, bench) join this enum.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show where a DaemonSet would run, why not elsewhere, and the status it would report.
+    Plan(cmd::plan::PlanArgs),
+}
+
+fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Plan(args) => {
+            if let Err(problem) = args.check() {
+                usage_error("plan", &problem);
+            }
+            let mut stdout = std::io::stdout().lock();
+            let mut stderr = std::io::stderr().lock();
+            cmd::plan::run(args, wall_clock(), &mut stdout, &mut stderr)
+        }
+    };
+    match outcome {
+        Ok(code) => Ok(code),
+        // `everynode plan ... | head` closing the pipe early is not a failure.
+        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Ok(ExitCode::from(EXIT_INVALID_INPUT))
+        }
+    }
+}
+
+/// Reports a usage problem clap cannot express (exit status 2, with the subcommand's usage).
+fn usage_error(subcommand: &str, problem: &str) -> ! {
+    let mut command = Cli::command();
+    command.build();
+    let sub = command.find_subcommand_mut(subcommand);
+    let err = match sub {
+        Some(sub) => sub.error(clap::error::ErrorKind::MissingRequiredArgument, problem),
+        None => Cli::command().error(clap::error::ErrorKind::MissingRequiredArgument, problem),
+    };
+    err.exit()
+}
+
+/// The current time. k8s-openapi builds jiff without `std`, so there is no `Timestamp::now`; a
+/// clock before 1970 or past 9999 (impossible in practice) reads as the epoch.
+fn wall_clock() -> Timestamp {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let nanos = i32::try_from(since_epoch.subsec_nanos()).unwrap_or(0);
+    i64::try_from(since_epoch.as_secs())
+        .ok()
+        .and_then(|s| Timestamp::new(s, nanos).ok())
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,3 @@
+//! The subcommands, one module each; `main` only parses arguments and dispatches.
+
+pub mod plan;
