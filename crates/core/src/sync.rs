@@ -232,10 +232,8 @@ pub fn sync(s: &Snapshot<'_>) -> Plan {
         }
 
         // Prune history, sparing every revision a pod still runs.
-        let mut live: HashSet<&str> = s
-            .pods
+        let mut live: HashSet<&str> = own_pods
             .iter()
-            .filter(|p| own_pods.iter().any(|o| std::ptr::eq(*o, **p)))
             .filter_map(|p| p.metadata.labels.as_ref()?.get(crate::constants::CONTROLLER_REVISION_HASH_LABEL))
             .map(String::as_str)
             .collect();

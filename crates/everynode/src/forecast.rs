@@ -216,3 +216,88 @@ fn running_and_ready(create: PodCreate, serial: usize, now: Timestamp) -> Pod {
     });
     pod
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::admission::admit;
+
+    fn now() -> Timestamp {
+        Timestamp::from_second(1_750_000_000).unwrap()
+    }
+
+    fn agent() -> DaemonSet {
+        let ds = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": "agent", "namespace": "kube-system"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {
+                    "metadata": {"labels": {"app": "agent"}},
+                    "spec": {"containers": [{"name": "agent", "image": "agent:v1"}]}
+                }
+            }
+        }))
+        .unwrap();
+        admit(ds).unwrap()
+    }
+
+    fn nodes(n: usize) -> Vec<Node> {
+        (0..n)
+            .map(|i| serde_json::from_value(json!({"metadata": {"name": format!("node-{i:04}")}})).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn fleets_beyond_the_burst_limit_are_counted_once_every_sync_has_created() {
+        let fleet = nodes(600);
+        let f = forecast(&agent(), Fleet { nodes: &fleet, pods: &[], revisions: &[] }, now());
+        assert_eq!(f.first_sync_creates, BURST_REPLICAS);
+        assert_eq!(f.total_creates, 600);
+        assert_eq!(
+            f.counts,
+            StatusCounts {
+                desired: 600,
+                current: 600,
+                misscheduled: 0,
+                ready: 600,
+                updated: 600,
+                available: 600
+            }
+        );
+    }
+
+    #[test]
+    fn pods_of_the_live_daemonset_count_as_its_own_though_the_manifest_has_no_uid() {
+        let fleet = nodes(2);
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {
+                "name": "agent-abcde", "namespace": "kube-system",
+                "labels": {"app": "agent", "controller-revision-hash": "old"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent",
+                                     "uid": "uid-in-the-cluster", "controller": true}]
+            },
+            "spec": {"nodeName": "node-0000", "containers": []},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+        }))
+        .unwrap();
+        let f = forecast(&agent(), Fleet { nodes: &fleet, pods: &[pod], revisions: &[] }, now());
+        assert_eq!(f.first_sync_creates, 1, "only node-0001 lacks a pod");
+        assert_eq!(f.counts.current, 2);
+        assert_eq!(f.counts.updated, 1, "the existing pod is of another revision");
+    }
+
+    #[test]
+    fn pods_of_other_namespaces_are_not_considered() {
+        let fleet = nodes(1);
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "agent-abcde", "namespace": "default", "labels": {"app": "agent"}},
+            "spec": {"nodeName": "node-0000", "containers": []}
+        }))
+        .unwrap();
+        let f = forecast(&agent(), Fleet { nodes: &fleet, pods: &[pod], revisions: &[] }, now());
+        assert_eq!(f.first_sync_creates, 1);
+    }
+}

@@ -24,7 +24,7 @@ struct Cli {
 // Later subcommands (up, server, controller, updater, bench) join this enum.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Show where a DaemonSet would run, why not elsewhere, and the status it would report.
+    // Help text lives on `PlanArgs`, beside the flags it describes.
     Plan(cmd::plan::PlanArgs),
 }
 

@@ -43,6 +43,7 @@ Exit status: 0 planned, 1 invalid input (unreadable or invalid manifests), 2 usa
 /// Arguments of `everynode plan`.
 #[derive(Debug, clap::Args)]
 #[command(
+    override_usage = "everynode plan -f <FILE> --nodes <FILE> [--pods <FILE>] [-o text|json]",
     about = "Show where a DaemonSet would run, why not elsewhere, and the status it would report",
     long_about = "Show, for each node, whether a DaemonSet would run a pod there and exactly why not \
                   (which selector term, which taint), and the status counts it would report once its \
