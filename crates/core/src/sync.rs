@@ -161,6 +161,14 @@ pub fn sync(s: &Snapshot<'_>) -> Plan {
 
     if s.expectations_satisfied {
         let surge = allows_surge(ds);
+        let target = Target {
+            ds,
+            nodes: &nodes,
+            hash: &hash,
+            generation,
+            generation_label: generation_label.as_deref(),
+            now: s.now,
+        };
         let step = manage(&ManageInput {
             namespace: owner.namespace,
             ds_uid: owner.uid,
@@ -178,19 +186,7 @@ pub fn sync(s: &Snapshot<'_>) -> Plan {
         if let Some(wait) = step.retry_after {
             plan.requeue_within(wait);
         }
-        apply(
-            ds,
-            &mut plan,
-            &nodes,
-            &mut by_node,
-            &hash,
-            generation,
-            generation_label.as_deref(),
-            s.now,
-            step.creates,
-            step.deletes,
-            DeleteReason::Manage,
-        );
+        target.apply(&mut plan, &mut by_node, step.creates, step.deletes, DeleteReason::Manage);
 
         if is_rolling_update(ds) {
             let desired = nodes.iter().filter(|(_, p)| p.should_run).count();
@@ -212,15 +208,9 @@ pub fn sync(s: &Snapshot<'_>) -> Plan {
                         rollout::with_surge(&input)
                     };
                     match step {
-                        Ok(step) => apply(
-                            ds,
+                        Ok(step) => target.apply(
                             &mut plan,
-                            &nodes,
                             &mut by_node,
-                            &hash,
-                            generation,
-                            generation_label.as_deref(),
-                            s.now,
                             step.creates,
                             step.deletes,
                             DeleteReason::Rollout,
@@ -254,34 +244,44 @@ pub fn sync(s: &Snapshot<'_>) -> Plan {
     plan
 }
 
-/// Adds creates and deletes to the plan (each capped at [`BURST_REPLICAS`] per step, as upstream
-/// caps each `syncNodes` call) and to the working view, so later steps see their effect.
-#[allow(clippy::too_many_arguments)]
-fn apply<'p>(
-    ds: &DaemonSet,
-    plan: &mut Plan,
-    nodes: &[(&'p str, Placement)],
-    by_node: &mut BTreeMap<&'p str, Vec<PodView<'p>>>,
+/// What the creates and deletes of one sync are made against: the DaemonSet, the nodes and the
+/// current revision, fixed for the whole sync.
+struct Target<'s, 'p> {
+    ds: &'s DaemonSet,
+    nodes: &'s [(&'p str, Placement)],
     hash: &'p str,
     generation: Option<i64>,
     generation_label: Option<&'p str>,
     now: Timestamp,
-    creates: Vec<String>,
-    deletes: Vec<(String, String)>,
-    reason: DeleteReason,
-) {
-    for (name, node) in deletes.into_iter().take(BURST_REPLICAS) {
-        if let Some(views) = by_node.get_mut(node.as_str())
-            && let Some(view) = views.iter_mut().find(|v| v.name == name)
-        {
-            view.deleting = true;
+}
+
+impl<'p> Target<'_, 'p> {
+    /// Adds creates and deletes to the plan (each capped at [`BURST_REPLICAS`] per step, as
+    /// upstream caps each `syncNodes` call) and to the working view, so later steps see their
+    /// effect.
+    fn apply(
+        &self,
+        plan: &mut Plan,
+        by_node: &mut BTreeMap<&'p str, Vec<PodView<'p>>>,
+        creates: Vec<String>,
+        deletes: Vec<(String, String)>,
+        reason: DeleteReason,
+    ) {
+        for (name, node) in deletes.into_iter().take(BURST_REPLICAS) {
+            if let Some(views) = by_node.get_mut(node.as_str())
+                && let Some(view) = views.iter_mut().find(|v| v.name == name)
+            {
+                view.deleting = true;
+            }
+            plan.deletes.push(PodDelete { name, node, reason });
         }
-        plan.deletes.push(PodDelete { name, node, reason });
-    }
-    for node in creates.into_iter().take(BURST_REPLICAS) {
-        let Ok(i) = nodes.binary_search_by(|(n, _)| (*n).cmp(node.as_str())) else { continue };
-        let node_name = nodes[i].0;
-        by_node.entry(node_name).or_default().push(PodView::planned(node_name, hash, generation_label, now));
-        plan.creates.push(PodCreate { pod: new_daemon_pod(ds, node_name, hash, generation), node });
+        for node in creates.into_iter().take(BURST_REPLICAS) {
+            let Ok(i) = self.nodes.binary_search_by(|(n, _)| (*n).cmp(node.as_str())) else { continue };
+            let node_name = self.nodes[i].0;
+            let view = PodView::planned(node_name, self.hash, self.generation_label, self.now);
+            by_node.entry(node_name).or_default().push(view);
+            let pod = new_daemon_pod(self.ds, node_name, self.hash, self.generation);
+            plan.creates.push(PodCreate { pod, node });
+        }
     }
 }
