@@ -1,8 +1,12 @@
-//! Label selectors: parsing `metav1.LabelSelector` into requirements and matching label sets.
+//! Label selectors: built from `metav1.LabelSelector` or parsed from text, and matched against labels.
 //!
 //! Semantics follow apimachinery `labels.Requirement`: `NotIn` and `!=` match when the key is
 //! absent, `Gt`/`Lt` need the label to parse as an integer, and building a requirement validates
-//! keys and values exactly as `labels.NewRequirement` does.
+//! keys and values exactly as `labels.NewRequirement` does. The string syntax (`app=x,tier in
+//! (a,b)`) is parsed in `labels/parse.rs`; `Display` renders the canonical form, which parses
+//! back to the same selector.
+
+mod parse;
 
 use std::collections::BTreeMap;
 
@@ -14,12 +18,15 @@ use crate::validation::names::{is_qualified_name, is_valid_label_value};
 /// A set of labels, as objects carry them.
 pub type Labels = BTreeMap<String, String>;
 
-/// A selector operator.
+/// A selector operator (apimachinery `selection.Operator`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operator {
     In,
     NotIn,
+    /// `a=b`.
     Equals,
+    /// `a==b`: matches like [`Operator::Equals`]; kept apart so the string form round-trips.
+    DoubleEquals,
     NotEquals,
     Exists,
     DoesNotExist,
@@ -28,11 +35,13 @@ pub enum Operator {
 }
 
 impl Operator {
-    fn name(self) -> &'static str {
+    /// The operator's name in `selection.Operator` (`in`, `==`, `gt`), as parse errors list them.
+    pub fn name(self) -> &'static str {
         match self {
             Operator::In => "in",
             Operator::NotIn => "notin",
             Operator::Equals => "=",
+            Operator::DoubleEquals => "==",
             Operator::NotEquals => "!=",
             Operator::Exists => "exists",
             Operator::DoesNotExist => "!",
@@ -80,10 +89,13 @@ fn render_values(values: &[String]) -> BadValue {
 impl Requirement {
     /// Builds and validates a requirement (`labels.NewRequirement`). `path` names the requirement
     /// in error messages; pass an empty path where upstream does.
+    ///
+    /// As upstream, all problems with one key or one value form a single error whose detail joins
+    /// them with `; `, and a bad value is reported at `values[i][key]`.
     pub fn new(key: &str, op: Operator, values: Vec<String>, path: &FieldPath) -> Result<Self, ErrorList> {
         let mut errs = Vec::new();
-        for msg in is_qualified_name(key) {
-            errs.push(FieldError::invalid(&path.child("key"), BadValue::Str(key.to_string()), msg));
+        if let Some(err) = invalid_key(key, &path.child("key")) {
+            errs.push(err);
         }
         let values_path = path.child("values");
         let mut number = None;
@@ -97,7 +109,7 @@ impl Requirement {
                     ));
                 }
             }
-            Operator::Equals | Operator::NotEquals => {
+            Operator::Equals | Operator::DoubleEquals | Operator::NotEquals => {
                 if values.len() != 1 {
                     errs.push(FieldError::invalid(
                         &values_path,
@@ -136,8 +148,13 @@ impl Requirement {
             }
         }
         for (i, v) in values.iter().enumerate() {
-            for msg in is_valid_label_value(v) {
-                errs.push(FieldError::invalid(&values_path.index(i), BadValue::Str(v.clone()), msg));
+            let msgs = is_valid_label_value(v);
+            if !msgs.is_empty() {
+                errs.push(FieldError::invalid(
+                    &values_path.index(i).key(key),
+                    BadValue::Str(v.clone()),
+                    msgs.join("; "),
+                ));
             }
         }
         if errs.is_empty() { Ok(Requirement { key: key.to_string(), op, values, number }) } else { Err(errs) }
@@ -162,7 +179,9 @@ impl Requirement {
     pub fn matches(&self, labels: &Labels) -> bool {
         let value = labels.get(&self.key);
         match self.op {
-            Operator::In | Operator::Equals => value.is_some_and(|v| self.values.iter().any(|x| x == v)),
+            Operator::In | Operator::Equals | Operator::DoubleEquals => {
+                value.is_some_and(|v| self.values.iter().any(|x| x == v))
+            }
             Operator::NotIn | Operator::NotEquals => {
                 value.is_none_or(|v| !self.values.iter().any(|x| x == v))
             }
@@ -181,19 +200,37 @@ impl Requirement {
     }
 }
 
+/// `validateLabelKey`: every problem with `key` as one error at `path`.
+fn invalid_key(key: &str, path: &FieldPath) -> Option<FieldError> {
+    let msgs = is_qualified_name(key);
+    if msgs.is_empty() {
+        None
+    } else {
+        Some(FieldError::invalid(path, BadValue::Str(key.to_string()), msgs.join("; ")))
+    }
+}
+
 impl std::fmt::Display for Requirement {
-    /// The string form used in `kubectl` and `labelSelector=` queries (`app=x`, `tier in (a,b)`).
+    /// The string form used in `kubectl` and `labelSelector=` queries (`app=x`, `tier in (a,b)`),
+    /// as upstream's `Requirement.String()`: several values are shown sorted, without changing
+    /// the stored order.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let values = if self.values.len() == 1 || self.values.is_sorted() {
+            self.values.join(",")
+        } else {
+            let mut sorted = self.values.clone();
+            sorted.sort();
+            sorted.join(",")
+        };
         match self.op {
-            Operator::Equals => write!(f, "{}={}", self.key, self.values.join(",")),
-            Operator::NotEquals => write!(f, "{}!={}", self.key, self.values.join(",")),
+            Operator::Equals => write!(f, "{}={values}", self.key),
+            Operator::DoubleEquals => write!(f, "{}=={values}", self.key),
+            Operator::NotEquals => write!(f, "{}!={values}", self.key),
             Operator::Exists => write!(f, "{}", self.key),
             Operator::DoesNotExist => write!(f, "!{}", self.key),
-            Operator::GreaterThan => write!(f, "{}>{}", self.key, self.values.join(",")),
-            Operator::LessThan => write!(f, "{}<{}", self.key, self.values.join(",")),
-            Operator::In | Operator::NotIn => {
-                write!(f, "{} {} ({})", self.key, self.op.name(), self.values.join(","))
-            }
+            Operator::GreaterThan => write!(f, "{}>{values}", self.key),
+            Operator::LessThan => write!(f, "{}<{values}", self.key),
+            Operator::In | Operator::NotIn => write!(f, "{} {} ({values})", self.key, self.op.name()),
         }
     }
 }
@@ -264,6 +301,15 @@ impl Selector {
         Ok(Selector::Requirements(reqs))
     }
 
+    /// Parses the string form used by `kubectl -l` and `?labelSelector=` (`labels.Parse`), such
+    /// as `app=x,tier in (a,b),!canary,cpu>4`. The empty string selects everything. Keys and
+    /// values are validated as label keys and values; errors carry upstream's messages
+    /// (`unable to parse requirement: ...`, `found ',', expected: identifier after ','`).
+    /// Requirements come out sorted by key, and `Display` renders them back to equal input.
+    pub fn parse(input: &str) -> Result<Self, SelectorError> {
+        parse::parse(input).map(Selector::Requirements)
+    }
+
     /// Whether the selector matches everything (an empty, non-nil selector).
     pub fn is_everything(&self) -> bool {
         matches!(self, Selector::Requirements(r) if r.is_empty())
@@ -289,6 +335,25 @@ impl Selector {
             Selector::Nothing => &[],
             Selector::Requirements(r) => r,
         }
+    }
+}
+
+impl std::fmt::Display for Selector {
+    /// The canonical string form, as upstream's `Selector.String()`: requirements sorted by key
+    /// (stably, so equal keys keep their order) and joined with `,`. [`Selector::parse`] reads
+    /// it back to an equal selector. `Nothing` renders as the empty string, like upstream's
+    /// `labels.Nothing()`, although the empty string parses to everything.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut reqs: Vec<&Requirement> = self.requirements().iter().collect();
+        // Parsed selectors are already sorted; only ones built from a LabelSelector may not be.
+        reqs.sort_by(|a, b| a.key.cmp(&b.key));
+        for (i, r) in reqs.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{r}")?;
+        }
+        Ok(())
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod defaults;
 pub mod field;
+pub mod fields;
 pub mod intstr;
 pub mod labels;
 pub mod nodeaffinity;
