@@ -26,6 +26,8 @@ struct Cli {
 enum Command {
     // Help text lives on `PlanArgs`, beside the flags it describes.
     Plan(cmd::plan::PlanArgs),
+    /// Serve the Kubernetes API (no controllers, no nodes) from a durable data dir.
+    Server(cmd::server::ServerArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -39,6 +41,11 @@ fn main() -> anyhow::Result<ExitCode> {
             let mut stderr = std::io::stderr().lock();
             cmd::plan::run(args, wall_clock(), &mut stdout, &mut stderr)
         }
+        Command::Server(args) => {
+            init_tracing();
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(cmd::server::run(args)).map(|()| ExitCode::SUCCESS)
+        }
     };
     match outcome {
         Ok(code) => Ok(code),
@@ -49,6 +56,13 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_INVALID_INPUT))
         }
     }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`). Only the binary installs a subscriber.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Reports a usage problem clap cannot express (exit status 2, with the subcommand's usage).

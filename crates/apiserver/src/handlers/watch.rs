@@ -1,0 +1,210 @@
+//! Watches: a chunked stream of newline-delimited watch events, resumable from a
+//! resourceVersion, with bookmarks, timeouts, initial events and Table rendering.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use everynode_store::{EventKind, Revision, StoreError, Watch};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::read::{Filter, with_type_meta};
+use super::{Format, Target};
+use crate::error::{ApiError, ApiResult};
+use crate::request::Query;
+use crate::server::ApiServer;
+use crate::table::{self, IncludeObject};
+
+/// Upstream's `--min-request-timeout` default: watches without `timeoutSeconds` end after
+/// 30 minutes and clients re-watch from their last resourceVersion.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// Bookmarks go out this often when the client allows them, so a reconnecting client resumes
+/// from a recent revision even on a quiet resource.
+const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How many encoded events may wait for a slow client before the watch stops reading.
+const CHANNEL_DEPTH: usize = 64;
+
+/// How a watch starts.
+enum Start {
+    /// From the current state: its objects first, as ADDED events.
+    Current { initial_events_end: bool },
+    /// After a revision.
+    After(Revision),
+}
+
+struct Encoder {
+    format: Format,
+    include: IncludeObject,
+    server: ApiServer,
+    target: Target,
+    columns_sent: bool,
+}
+
+impl Encoder {
+    fn event(&mut self, kind: &str, object: &Value) -> Bytes {
+        let object = with_type_meta(&self.target.rt, object);
+        let object = match self.format {
+            Format::Json => object,
+            Format::Metadata => super::partial_metadata(&object),
+            Format::Table => {
+                let table = table::render(
+                    &self.target.rt.printer,
+                    &[&object],
+                    self.server.now(),
+                    self.include,
+                    !self.columns_sent,
+                );
+                self.columns_sent = true;
+                let mut table = table;
+                table["metadata"] = json!({"resourceVersion": crate::meta::str_field(&object, "resourceVersion").unwrap_or_default()});
+                table
+            }
+        };
+        line(&json!({"type": kind, "object": object}))
+    }
+
+    fn bookmark(&self, revision: Revision, initial_events_end: bool) -> Bytes {
+        let mut metadata = json!({"resourceVersion": revision.to_string()});
+        if initial_events_end {
+            metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let object = json!({"kind": self.target.rt.kind, "apiVersion": self.target.rt.api_version(), "metadata": metadata});
+        line(&json!({"type": "BOOKMARK", "object": object}))
+    }
+}
+
+fn line(value: &Value) -> Bytes {
+    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+fn error_event(error: &ApiError) -> Bytes {
+    line(&json!({"type": "ERROR", "object": error.status()}))
+}
+
+/// GET with `watch=true`.
+pub async fn watch(
+    server: ApiServer,
+    target: Target,
+    query: Query,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let format = Format::negotiate(headers)?;
+    let include = IncludeObject::parse(query.get("includeObject")).map_err(ApiError::bad_request)?;
+    let mut filter = Filter::from_query(&target.rt, &query)?;
+    if let Some(name) = &target.name {
+        // GET .../pods/<name>?watch=true watches one object.
+        let mut by_name = query.clone();
+        let selector = match query.get("fieldSelector") {
+            Some(existing) => format!("{existing},metadata.name={name}"),
+            None => format!("metadata.name={name}"),
+        };
+        by_name.set("fieldSelector", &selector);
+        filter = Filter::from_query(&target.rt, &by_name)?;
+    }
+    let timeout = match query.int("timeoutSeconds").map_err(ApiError::bad_request)? {
+        Some(seconds) if seconds > 0 => Duration::from_secs(seconds.unsigned_abs()),
+        _ => DEFAULT_TIMEOUT,
+    };
+    let bookmarks = query.flag("allowWatchBookmarks") && format != Format::Table;
+    let send_initial = query.flag("sendInitialEvents");
+    let start = match query.get("resourceVersion") {
+        _ if send_initial => Start::Current { initial_events_end: bookmarks },
+        None | Some("0") => Start::Current { initial_events_end: false },
+        Some(rv) => Start::After(
+            rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
+        ),
+    };
+    let (sender, receiver) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
+    let encoder =
+        Encoder { format, include, server: server.clone(), target: target.clone(), columns_sent: false };
+    let namespace = target.namespace.clone();
+    let resource = target.rt.storage_resource();
+    let store = server.store().clone();
+    let (initial, watch): (Vec<Value>, Result<Watch, StoreError>) = match start {
+        Start::Current { .. } => {
+            let (list, watch) = store.list_and_watch(&resource, namespace.as_deref());
+            (list.items.iter().map(|o| o.as_ref().clone()).collect(), Ok(watch))
+        }
+        Start::After(revision) => (Vec::new(), store.watch(&resource, namespace.as_deref(), revision)),
+    };
+    let initial_events_end = matches!(start, Start::Current { initial_events_end: true });
+    tokio::spawn(pump(encoder, filter, initial, initial_events_end, watch, sender, timeout, bookmarks));
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|bytes| (Ok::<Bytes, Infallible>(bytes), receiver))
+    });
+    let content_type = "application/json";
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], Body::from_stream(stream)).into_response())
+}
+
+/// Moves events from the store to the client until the timeout, an error, or the client leaves.
+#[allow(clippy::too_many_arguments)]
+async fn pump(
+    mut encoder: Encoder,
+    filter: Filter,
+    initial: Vec<Value>,
+    initial_events_end: bool,
+    watch: Result<Watch, StoreError>,
+    sender: mpsc::Sender<Bytes>,
+    timeout: Duration,
+    bookmarks: bool,
+) {
+    let mut watch = match watch {
+        Ok(watch) => watch,
+        Err(error) => {
+            let rt = &encoder.target.rt;
+            let _ = sender.send(error_event(&ApiError::from_store(error, &rt.group, &rt.plural))).await;
+            return;
+        }
+    };
+    for object in initial.iter().filter(|o| filter.matches(o)) {
+        if sender.send(encoder.event("ADDED", object)).await.is_err() {
+            return;
+        }
+    }
+    if initial_events_end && sender.send(encoder.bookmark(watch.position(), true)).await.is_err() {
+        return;
+    }
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let mut ticker = tokio::time::interval(BOOKMARK_INTERVAL);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            () = &mut deadline => return,
+            () = sender.closed() => return,
+            _ = ticker.tick(), if bookmarks => {
+                if sender.send(encoder.bookmark(watch.position(), false)).await.is_err() {
+                    return;
+                }
+            }
+            event = watch.next() => match event {
+                None => return,
+                Some(Err(error)) => {
+                    let rt = &encoder.target.rt;
+                    let _ = sender.send(error_event(&ApiError::from_store(error, &rt.group, &rt.plural))).await;
+                    return;
+                }
+                Some(Ok(event)) => {
+                    if !filter.matches(&event.object) {
+                        continue;
+                    }
+                    let kind = match event.kind {
+                        EventKind::Added => "ADDED",
+                        EventKind::Modified => "MODIFIED",
+                        EventKind::Deleted => "DELETED",
+                    };
+                    if sender.send(encoder.event(kind, &event.object)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
