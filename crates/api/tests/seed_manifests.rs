@@ -106,7 +106,7 @@ fn selectorless_fragment_is_rejected_as_a_real_cluster_would() -> Result<()> {
     let errs = validate_daemonset(&admit(fragment));
     assert_eq!(
         invalid_message("DaemonSet", "private-agent", &errs),
-        r#"The DaemonSet "private-agent" is invalid: spec.selector: Required value"#
+        r#"The DaemonSet "private-agent" is invalid: spec.template.metadata.labels: Invalid value: null: `selector` does not match template `labels`"#
     );
     Ok(())
 }

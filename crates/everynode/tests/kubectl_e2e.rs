@@ -658,9 +658,11 @@ fn the_private_agent_seed_without_a_selector_is_refused() {
     let Some(k) = Cluster::start() else { return };
     let stderr = k.kubectl(&["apply", "-f", "seeds/private-agent.yaml"]).fails();
     // Upstream validation (pkg/apis/apps/validation ValidateDaemonSetSpec) has no "required"
-    // check for the selector: a nil selector matches nothing, so it would report
-    // `spec.template.metadata.labels: Invalid value: null: ...`; only the prefix is pinned here.
-    assert!(stderr.starts_with("The DaemonSet \"private-agent\" is invalid: "), "{stderr}");
+    // check for the selector: a nil selector matches nothing.
+    assert_eq!(
+        stderr,
+        "The DaemonSet \"private-agent\" is invalid: spec.template.metadata.labels: Invalid value: null: `selector` does not match template `labels`\n"
+    );
 }
 
 #[test]

@@ -22,20 +22,36 @@ use crate::validation::render;
 /// Expects a defaulted object whose name has been generated and whose namespace has been set from
 /// the request, as the API server prepares it; never panics on anything else.
 ///
-/// One deliberate difference: k8s-openapi decodes a missing `spec.selector` as an empty one, so a
-/// selector with neither `matchLabels` nor `matchExpressions` is reported as
-/// `spec.selector: Required value` (the OpenAPI schema marks it required). An explicitly empty
-/// `matchLabels: {}` still gets upstream's "empty selector is invalid for daemonset".
+/// k8s-openapi decodes a missing `spec.selector` as an empty one, and upstream treats the two
+/// differently (a nil selector matches nothing; an empty one is "empty selector is invalid for
+/// daemonset"). Here a selector with neither `matchLabels` nor `matchExpressions` counts as
+/// missing; callers that saw the raw body use [`validate_daemonset_as_sent`].
 pub fn validate_daemonset(ds: &DaemonSet) -> ErrorList {
+    let s = &ds.spec.selector;
+    let sent = s.match_labels.is_some() || s.match_expressions.is_some();
+    validate_daemonset_as_sent(ds, sent)
+}
+
+/// [`validate_daemonset`] for a body in which `spec.selector` was (`selector_sent`) or was not
+/// present, so that `selector: {}` gets upstream's "empty selector" error and a missing selector
+/// upstream's "`selector` does not match template `labels`".
+pub fn validate_daemonset_as_sent(ds: &DaemonSet, selector_sent: bool) -> ErrorList {
     let mut errs = validate_object_meta(&ds.metadata, name_is_dns_subdomain, &FieldPath::new("metadata"));
-    errs.extend(validate_daemonset_spec(&ds.spec, &FieldPath::new("spec")));
+    errs.extend(validate_daemonset_spec(&ds.spec, selector_sent, &FieldPath::new("spec")));
     errs
 }
 
 /// Update validation: everything create checks, the metadata update rules, and selector
 /// immutability (apps/v1 forbids changing `spec.selector`; extensions/v1beta1 once allowed it).
 pub fn validate_daemonset_update(new: &DaemonSet, old: &DaemonSet) -> ErrorList {
-    let mut errs = validate_daemonset(new);
+    let s = &new.spec.selector;
+    validate_daemonset_update_as_sent(new, old, s.match_labels.is_some() || s.match_expressions.is_some())
+}
+
+/// [`validate_daemonset_update`] knowing whether the body carried `spec.selector` (see
+/// [`validate_daemonset_as_sent`]).
+pub fn validate_daemonset_update_as_sent(new: &DaemonSet, old: &DaemonSet, selector_sent: bool) -> ErrorList {
+    let mut errs = validate_daemonset_as_sent(new, selector_sent);
     errs.extend(validate_object_meta_update(&new.metadata, &old.metadata, &FieldPath::new("metadata")));
     if !selectors_equal(&new.spec.selector, &old.spec.selector) {
         errs.push(FieldError::invalid(
@@ -72,13 +88,18 @@ pub fn validate_daemonset_status_update(new: &DaemonSet, old: &DaemonSet) -> Err
 }
 
 /// `ValidateDaemonSetSpec`.
-fn validate_daemonset_spec(spec: &DaemonSetSpec, path: &FieldPath) -> ErrorList {
+fn validate_daemonset_spec(spec: &DaemonSetSpec, selector_sent: bool, path: &FieldPath) -> ErrorList {
     let mut errs = Vec::new();
     let selector_path = path.child("selector");
     let selector = &spec.selector;
     let template_labels = spec.template.metadata.as_ref().and_then(|m| m.labels.as_ref());
-    if selector.match_labels.is_none() && selector.match_expressions.is_none() {
-        errs.push(FieldError::required(&selector_path, ""));
+    if !selector_sent {
+        // A nil selector selects nothing, so it never matches the template's labels.
+        errs.push(FieldError::invalid(
+            &path.child("template").child("metadata").child("labels"),
+            render::string_map(template_labels),
+            "`selector` does not match template `labels`",
+        ));
     } else {
         errs.extend(validate_label_selector(selector, &selector_path));
         if let Ok(parsed) = Selector::from_label_selector(Some(selector))

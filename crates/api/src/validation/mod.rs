@@ -19,5 +19,8 @@ pub mod resources;
 pub mod scheduling;
 pub mod volume;
 
-pub use daemonset::{validate_daemonset, validate_daemonset_status_update, validate_daemonset_update};
+pub use daemonset::{
+    validate_daemonset, validate_daemonset_as_sent, validate_daemonset_status_update,
+    validate_daemonset_update, validate_daemonset_update_as_sent,
+};
 pub use message::{invalid_message, kubectl_message, status_message};

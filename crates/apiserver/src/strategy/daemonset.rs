@@ -3,7 +3,7 @@
 use everynode_api::ErrorList;
 use everynode_api::defaults::default_daemonset;
 use everynode_api::validation::daemonset::{
-    validate_daemonset, validate_daemonset_status_update, validate_daemonset_update,
+    validate_daemonset_as_sent, validate_daemonset_status_update, validate_daemonset_update_as_sent,
 };
 use k8s_openapi::api::apps::v1::DaemonSet;
 use serde_json::Value;
@@ -41,6 +41,11 @@ fn defaulted(object: &mut Value) {
     }
 }
 
+/// Whether the body has a `spec.selector` (null counts as missing, as in Go).
+fn selector_sent(object: &Value) -> bool {
+    object.pointer("/spec/selector").is_some_and(|s| !s.is_null())
+}
+
 fn template_generation(object: &Value) -> i64 {
     object
         .pointer("/metadata/annotations")
@@ -61,10 +66,18 @@ fn set_template_generation(object: &mut Value, generation: i64) {
 impl Strategy for DaemonSetStrategy {
     fn decode(&self, object: Value) -> ApiResult<Decoded> {
         // Upstream names the version alone: `DaemonSet in version "v1" cannot be handled ...`.
-        decode_typed::<DaemonSet>(object, "DaemonSet", "v1")
+        let sent = selector_sent(&object);
+        let mut decoded = decode_typed::<DaemonSet>(object, "DaemonSet", "v1")?;
+        // The typed round trip writes a missing (required) selector as `{}`; keep it missing so
+        // validation can tell the two apart, as upstream's nil pointer does.
+        if !sent && let Some(spec) = decoded.object.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.remove("selector");
+        }
+        Ok(decoded)
     }
 
     fn create(&self, object: &mut Value) -> ErrorList {
+        let sent = selector_sent(object);
         defaulted(object);
         // Upstream resets the status to an empty DaemonSetStatus, whose counters are not omitempty.
         object["status"] = serde_json::json!({
@@ -77,12 +90,13 @@ impl Strategy for DaemonSetStrategy {
             set_template_generation(object, 1);
         }
         match typed(object) {
-            Some(ds) => validate_daemonset(&ds),
+            Some(ds) => validate_daemonset_as_sent(&ds, sent),
             None => Vec::new(),
         }
     }
 
     fn update(&self, new: &mut Value, old: &Value) -> ErrorList {
+        let sent = selector_sent(new);
         defaulted(new);
         // The template generation is the server's: carried over, bumped when the template changes.
         let mut generation = template_generation(old).max(1);
@@ -91,7 +105,7 @@ impl Strategy for DaemonSetStrategy {
         }
         set_template_generation(new, generation);
         match (typed(new), typed(old)) {
-            (Some(n), Some(o)) => validate_daemonset_update(&n, &o),
+            (Some(n), Some(o)) => validate_daemonset_update_as_sent(&n, &o, sent),
             _ => Vec::new(),
         }
     }

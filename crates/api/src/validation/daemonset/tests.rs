@@ -118,14 +118,22 @@ fn selector_expressions_must_match_template_labels_too() {
 }
 
 #[test]
-fn missing_selector_is_required() {
+fn missing_selector_matches_nothing_as_upstream_nil_selectors_do() {
     let mut d = ds();
     d.spec.selector = LabelSelector::default();
-    assert_eq!(check(&d), ["spec.selector: Required value"]);
     assert_eq!(
         invalid_message("DaemonSet", "fluentd", &validate_daemonset(&d)),
-        r#"The DaemonSet "fluentd" is invalid: spec.selector: Required value"#
+        r#"The DaemonSet "fluentd" is invalid: spec.template.metadata.labels: Invalid value: {"app":"fluentd"}: `selector` does not match template `labels`"#
     );
+}
+
+#[test]
+fn selector_sent_as_an_empty_object_is_the_empty_selector_error() {
+    let mut d = ds();
+    d.spec.selector = LabelSelector::default();
+    let msgs: Vec<String> =
+        super::validate_daemonset_as_sent(&d, true).iter().map(ToString::to_string).collect();
+    assert_eq!(msgs, ["spec.selector: Invalid value: {}: empty selector is invalid for daemonset"]);
 }
 
 #[test]
@@ -360,7 +368,7 @@ fn undefaulted_daemonset_is_reported_not_panicked_on() {
     for expected in [
         "metadata.name: Required value: name or generateName is required",
         "metadata.namespace: Required value",
-        "spec.selector: Required value",
+        "spec.template.metadata.labels: Invalid value: null: `selector` does not match template `labels`",
         "spec.template.spec.terminationGracePeriodSeconds: Required value",
         "spec.template.spec.containers: Required value",
         "spec.template.spec.restartPolicy: Required value",
