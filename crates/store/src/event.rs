@@ -62,4 +62,9 @@ pub struct WatchEvent {
     pub revision: Revision,
     /// The object, shared with the store's cache and every watcher.
     pub object: Arc<Value>,
+    /// For [`EventKind::Modified`], the object before the write, when known: always for live
+    /// events, and for history replayed after a restart unless the write is the first of its
+    /// object in the retained history. Watches with selectors need it to turn an update that
+    /// leaves (or enters) the selection into DELETED (or ADDED), as Kubernetes does.
+    pub previous: Option<Arc<Value>>,
 }

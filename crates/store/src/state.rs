@@ -85,6 +85,8 @@ impl State {
             current.insert(key, (bytes, Arc::new(object)));
         }
         let mut expected = compacted.next();
+        // The latest version of each object seen so far in the history, for `previous`.
+        let mut latest: HashMap<ObjectKey, Arc<Value>> = HashMap::new();
         for Record { revision: rev, kind, key, object: bytes } in history {
             if rev != expected {
                 return Err(StoreError::Corrupt(format!(
@@ -97,7 +99,16 @@ impl State {
                 }
                 _ => Arc::new(decode(&key, &bytes)?),
             };
-            state.history.push_back(Arc::new(WatchEvent { kind, key, revision: rev, object }));
+            let previous = match kind {
+                EventKind::Modified => latest.get(&key).cloned(),
+                EventKind::Added | EventKind::Deleted => None,
+            };
+            if kind == EventKind::Deleted {
+                latest.remove(&key);
+            } else {
+                latest.insert(key.clone(), Arc::clone(&object));
+            }
+            state.history.push_back(Arc::new(WatchEvent { kind, key, revision: rev, object, previous }));
             expected = rev.next();
         }
         state.objects = current.into_iter().map(|(key, (_, object))| (key, object)).collect();
@@ -209,6 +220,7 @@ mod tests {
             key: ObjectKey::namespaced("pods", ns, name),
             revision: Revision::new(revision),
             object: Arc::new(object),
+            previous: None,
         })
     }
 

@@ -67,7 +67,8 @@ pub(crate) fn decide(
         }
     };
     object::set_resource_version(&mut object, revision).map_err(invalid)?;
-    Ok(WatchEvent { kind, key: key.clone(), revision, object: Arc::new(object) })
+    let previous = if kind == EventKind::Modified { current.cloned() } else { None };
+    Ok(WatchEvent { kind, key: key.clone(), revision, object: Arc::new(object), previous })
 }
 
 #[cfg(test)]

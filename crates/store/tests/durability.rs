@@ -137,3 +137,28 @@ fn a_second_store_on_the_same_file_is_refused_while_the_first_is_open() {
     let err = Store::open(&path, StoreOptions::default()).unwrap_err();
     assert!(matches!(err, StoreError::Storage { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn modified_events_carry_the_previous_object_live_and_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    {
+        let store = open(&path);
+        let mut watch = store.watch("pods", None, Revision::ZERO).unwrap();
+        store.create(&key("a"), json!({"v": 1})).await.unwrap();
+        store.update(&key("a"), json!({"v": 2}), None).await.unwrap();
+        let added = watch.next().await.unwrap().unwrap();
+        assert_eq!(added.previous, None);
+        let modified = watch.next().await.unwrap().unwrap();
+        assert_eq!(modified.previous.as_ref().map(|p| p["v"].clone()), Some(json!(1)));
+    }
+    let store = open(&path);
+    let mut replay = store.watch("pods", None, Revision::ZERO).unwrap();
+    let _added = replay.next().await.unwrap().unwrap();
+    let modified = replay.next().await.unwrap().unwrap();
+    assert_eq!(
+        modified.previous.as_ref().map(|p| p["v"].clone()),
+        Some(json!(1)),
+        "rebuilt from the history"
+    );
+}

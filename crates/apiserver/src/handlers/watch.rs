@@ -143,6 +143,24 @@ pub async fn watch(
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], Body::from_stream(stream)).into_response())
 }
 
+/// The event type a selecting watcher sees, as Kubernetes' watch cache decides it: an update
+/// that makes an object leave the selection is DELETED, one that makes it enter is ADDED.
+/// `None`: the watcher does not see the event. Without the previous object (history replayed
+/// after a restart), the new object alone decides.
+fn filtered_kind(filter: &Filter, event: &everynode_store::WatchEvent) -> Option<&'static str> {
+    let now = filter.matches(&event.object);
+    match event.kind {
+        EventKind::Added => now.then_some("ADDED"),
+        EventKind::Deleted => now.then_some("DELETED"),
+        EventKind::Modified => match (event.previous.as_ref().map(|p| filter.matches(p)), now) {
+            (Some(true) | None, true) => Some("MODIFIED"),
+            (Some(false), true) => Some("ADDED"),
+            (Some(true), false) => Some("DELETED"),
+            (Some(false) | None, false) => None,
+        },
+    }
+}
+
 /// Moves events from the store to the client until the timeout, an error, or the client leaves.
 #[allow(clippy::too_many_arguments)]
 async fn pump(
@@ -192,14 +210,7 @@ async fn pump(
                     return;
                 }
                 Some(Ok(event)) => {
-                    if !filter.matches(&event.object) {
-                        continue;
-                    }
-                    let kind = match event.kind {
-                        EventKind::Added => "ADDED",
-                        EventKind::Modified => "MODIFIED",
-                        EventKind::Deleted => "DELETED",
-                    };
+                    let Some(kind) = filtered_kind(&filter, &event) else { continue };
                     if sender.send(encoder.event(kind, &event.object)).await.is_err() {
                         return;
                     }
