@@ -11,6 +11,7 @@ pub mod gc;
 pub mod handlers;
 pub mod meta;
 pub mod openapi;
+pub mod protobuf;
 pub mod registry;
 pub mod request;
 pub mod server;

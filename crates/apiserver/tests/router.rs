@@ -185,7 +185,7 @@ async fn malformed_bodies_are_400_and_huge_ones_413() {
     let too_large = api.call(Method::POST, DS, "application/json", "", huge).await;
     assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
     let protobuf = api.call(Method::POST, DS, "application/vnd.kubernetes.protobuf", "", b"x".to_vec()).await;
-    assert_eq!(protobuf.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(protobuf.status, StatusCode::BAD_REQUEST);
     let wrong_kind =
         api.post(DS, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}})).await;
     assert_eq!(wrong_kind.status, StatusCode::BAD_REQUEST);
@@ -697,4 +697,33 @@ async fn leases_are_served_with_an_openapi_document() {
         "Lease"
     );
     assert!(everynode_apiserver::openapi::dangling_refs(&doc).is_empty());
+}
+
+#[tokio::test]
+async fn objects_leaving_a_watched_selection_are_deleted_and_entering_ones_added() {
+    let api = Api::new().await;
+    let created = api.post(CM, cm("a", json!({"tier": "web"}))).await.body;
+    let rv = created["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
+    api.patch(
+        &format!("{CM}/a"),
+        "application/merge-patch+json",
+        json!({"metadata": {"labels": {"tier": "db"}}}),
+    )
+    .await;
+    api.patch(&format!("{CM}/a"), "application/merge-patch+json", json!({"data": {"k": "2"}})).await;
+    api.patch(
+        &format!("{CM}/a"),
+        "application/merge-patch+json",
+        json!({"metadata": {"labels": {"tier": "web"}}}),
+    )
+    .await;
+    let watch = api
+        .get(&format!("{CM}?watch=true&resourceVersion={rv}&timeoutSeconds=1&labelSelector=tier%3Dweb"))
+        .await;
+    let types: Vec<String> = watch
+        .text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(types, ["DELETED", "ADDED"]);
 }

@@ -796,14 +796,32 @@ fn deleting_a_namespace_removes_it_with_its_contents_but_default_is_protected() 
     assert_eq!(k.kubectl(&["get", "namespace", "default", "-o", "name"]).ok(), "namespace/default\n");
 }
 
+/// kubectl's typed-client `create` commands send protobuf bodies.
 #[test]
-#[ignore = "kubectl 1.37 `create namespace|configmap` sends protobuf bodies; everynode accepts only JSON and YAML (415)"]
-fn kubectl_create_makes_namespaces_and_configmaps() {
+fn kubectl_create_makes_namespaces_configmaps_secrets_and_service_accounts() {
     let Some(k) = Cluster::start() else { return };
     assert_eq!(k.kubectl(&["create", "namespace", "scratch"]).ok(), "namespace/scratch created\n");
     assert_eq!(
         k.kubectl(&["create", "configmap", "settings", "-n", "scratch", "--from-literal=level=debug"]).ok(),
         "configmap/settings created\n"
+    );
+    let secret = ["create", "secret", "generic", "creds", "-n", "scratch", "--from-literal=password=s3cret"];
+    assert_eq!(k.kubectl(&secret).ok(), "secret/creds created\n");
+    assert_eq!(
+        k.kubectl(&["create", "serviceaccount", "robot", "-n", "scratch"]).ok(),
+        "serviceaccount/robot created\n"
+    );
+
+    let jsonpath = |kind: &str, name: &str, path: &str| {
+        k.kubectl(&["get", kind, name, "-n", "scratch", "-o", &format!("jsonpath={{{path}}}")]).ok()
+    };
+    assert_eq!(jsonpath("configmap", "settings", ".data.level"), "debug");
+    assert_eq!(jsonpath("secret", "creds", ".data.password"), "czNjcmV0");
+    assert_eq!(jsonpath("secret", "creds", ".type"), "Opaque");
+    assert_eq!(jsonpath("serviceaccount", "robot", ".metadata.name"), "robot");
+    assert_eq!(
+        k.kubectl(&["create", "namespace", "scratch"]).fails(),
+        "Error from server (AlreadyExists): namespaces \"scratch\" already exists\n"
     );
 }
 

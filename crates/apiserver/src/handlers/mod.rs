@@ -166,7 +166,7 @@ pub(crate) async fn read_raw_body(body: Body) -> ApiResult<Bytes> {
     axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError::too_large(MAX_BODY_BYTES))
 }
 
-/// Reads and parses a JSON (or YAML) object body.
+/// Reads and parses a JSON, YAML or protobuf object body.
 async fn read_body(body: Body, headers: &HeaderMap) -> ApiResult<Value> {
     let bytes = read_raw_body(body).await?;
     let content_type =
@@ -186,9 +186,15 @@ pub(crate) fn parse_body(bytes: &[u8], content_type: &str) -> ApiResult<Value> {
                 ApiError::bad_request(format!("couldn't get version/kind; yaml parse error: {e}"))
             })?
         }
+        crate::protobuf::MEDIA_TYPE => crate::protobuf::decode_object(bytes).map_err(|e| match e {
+            crate::protobuf::DecodeError::UnsupportedKind { .. } => {
+                ApiError::unsupported_media_type(e.to_string())
+            }
+            e => ApiError::bad_request(format!("couldn't decode the protobuf body: {e}")),
+        })?,
         other => {
             return Err(ApiError::unsupported_media_type(format!(
-                "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml"
+                "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
             )));
         }
     };
