@@ -205,7 +205,15 @@ pub async fn openapi_document(State(server): State<ApiServer>, Path(path): Path<
     }
 }
 
-/// `GET /openapi/v2`: only served as protobuf upstream; everynode serves v3, which kubectl prefers.
+/// `GET /openapi/v2`: an empty document. kubectl uses v3 for everything it can map; it only
+/// falls back to v2 (as protobuf) to validate kinds the server does not serve, and then reports
+/// upstream's "resource mapping not found" instead of failing to download the document. An empty
+/// protobuf message is zero bytes.
 pub async fn openapi_v2() -> Response {
-    ApiError::no_route("/openapi/v2").into_response()
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")],
+        Vec::<u8>::new(),
+    )
+        .into_response()
 }

@@ -676,7 +676,7 @@ fn the_extensions_v1beta1_seed_is_not_mapped_when_client_validation_is_off() {
 }
 
 #[test]
-#[ignore = "kubectl validates kinds it cannot map against /openapi/v2 (protobuf), which everynode does not serve (404)"]
+
 fn the_extensions_v1beta1_seed_is_not_mapped_as_upstream_says() {
     let Some(k) = Cluster::start() else { return };
     let stderr = k.kubectl(&["apply", "-f", "seeds/fluentd.tutorial.yaml"]).fails();
