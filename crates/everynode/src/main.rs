@@ -26,8 +26,14 @@ struct Cli {
 enum Command {
     // Help text lives on `PlanArgs`, beside the flags it describes.
     Plan(cmd::plan::PlanArgs),
+    /// Start a cluster in one process: API server, controllers and simulated nodes.
+    Up(cmd::up::UpArgs),
     /// Serve the Kubernetes API (no controllers, no nodes) from a durable data dir.
     Server(cmd::server::ServerArgs),
+    /// Run the controllers against any Kubernetes API server (e.g. a real cluster).
+    Controller(cmd::controller::ControllerArgs),
+    /// Add, fail and recover simulated nodes of a running `everynode up`.
+    Nodes(cmd::nodes::NodesArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -40,6 +46,21 @@ fn main() -> anyhow::Result<ExitCode> {
             let mut stdout = std::io::stdout().lock();
             let mut stderr = std::io::stderr().lock();
             cmd::plan::run(args, wall_clock(), &mut stdout, &mut stderr)
+        }
+        Command::Up(args) => {
+            init_tracing();
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(cmd::up::run(args)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Controller(args) => {
+            init_tracing();
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(cmd::controller::run(args)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Nodes(args) => {
+            init_tracing();
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(cmd::nodes::run(args)).map(|()| ExitCode::SUCCESS)
         }
         Command::Server(args) => {
             init_tracing();
@@ -62,7 +83,12 @@ fn main() -> anyhow::Result<ExitCode> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Reports a usage problem clap cannot express (exit status 2, with the subcommand's usage).

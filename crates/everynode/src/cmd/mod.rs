@@ -1,4 +1,7 @@
 //! The subcommands, one module each; `main` only parses arguments and dispatches.
 
+pub mod controller;
+pub mod nodes;
 pub mod plan;
 pub mod server;
+pub mod up;
