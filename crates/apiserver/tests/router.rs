@@ -727,3 +727,33 @@ async fn objects_leaving_a_watched_selection_are_deleted_and_entering_ones_added
         .collect();
     assert_eq!(types, ["DELETED", "ADDED"]);
 }
+
+#[tokio::test]
+async fn deleting_a_pod_that_other_writers_keep_changing_still_succeeds() {
+    let api = Api::new().await;
+    let pods = "/api/v1/namespaces/default/pods";
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx"}]}});
+    assert_eq!(api.post(pods, pod).await.status, StatusCode::CREATED);
+    let writers: Vec<_> = (0..20)
+        .map(|i| {
+            let router = api.router.clone();
+            tokio::spawn(async move {
+                let body = json!({"metadata": {"annotations": {"n": i.to_string()}}}).to_string();
+                let request = Request::builder()
+                    .method(Method::PATCH)
+                    .uri("/api/v1/namespaces/default/pods/p")
+                    .header(header::CONTENT_TYPE, "application/merge-patch+json")
+                    .body(Body::from(body))
+                    .unwrap();
+                router.oneshot(request).await.unwrap().status()
+            })
+        })
+        .collect();
+    let deleted = api.delete(&format!("{pods}/p")).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
+    assert!(deleted.body["metadata"]["deletionTimestamp"].is_string());
+    for writer in writers {
+        writer.await.unwrap();
+    }
+}

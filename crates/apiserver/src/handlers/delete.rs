@@ -107,6 +107,10 @@ pub(crate) enum Outcome {
     Pending(Value),
 }
 
+/// How often a delete re-reads and retries after another write got in between its read and its
+/// write (as upstream's GuaranteedUpdate does); only sustained contention on one object exhausts it.
+const DELETE_ATTEMPTS: usize = 16;
+
 /// Deletes (or marks for deletion) one object; also used by the garbage collector.
 pub(crate) async fn delete_one(
     server: &ApiServer,
@@ -114,6 +118,29 @@ pub(crate) async fn delete_one(
     name: &str,
     options: &DeleteOptions,
 ) -> ApiResult<Outcome> {
+    for _ in 1..DELETE_ATTEMPTS {
+        if let Some(outcome) = delete_once(server, target, name, options).await? {
+            return Ok(outcome);
+        }
+    }
+    delete_once(server, target, name, options).await?.ok_or_else(|| {
+        ApiError::conflict(
+            &target.rt.group,
+            &target.rt.plural,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    })
+}
+
+/// One attempt of [`delete_one`]; `None` when another write changed the object between the read
+/// and the write.
+async fn delete_once(
+    server: &ApiServer,
+    target: &Target,
+    name: &str,
+    options: &DeleteOptions,
+) -> ApiResult<Option<Outcome>> {
     let rt = &target.rt;
     let key = target.key(name);
     let store_error = |e| ApiError::from_store(e, &rt.group, &rt.plural);
@@ -172,13 +199,13 @@ pub(crate) async fn delete_one(
         && (grace == 0 || (already_deleting && current_grace == Some(0)));
     if finish_now {
         if options.dry_run {
-            return Ok(Outcome::Deleted(with_type_meta(rt, &current)));
+            return Ok(Some(Outcome::Deleted(with_type_meta(rt, &current))));
         }
         let preconditions =
             Preconditions { uid: Some(meta::uid(&current).to_owned()), ..Preconditions::none() };
         let deleted = server.store().delete(&key, preconditions).await.map_err(store_error)?;
         after_delete(server, rt, &deleted);
-        return Ok(Outcome::Deleted(with_type_meta(rt, &deleted)));
+        return Ok(Some(Outcome::Deleted(with_type_meta(rt, &deleted))));
     }
     let now = server.now();
     let mut updated = current.as_ref().clone();
@@ -196,23 +223,19 @@ pub(crate) async fn delete_one(
         updated["status"] = json!({"phase": "Terminating"});
     }
     if options.dry_run {
-        return Ok(Outcome::Pending(with_type_meta(rt, &updated)));
+        return Ok(Some(Outcome::Pending(with_type_meta(rt, &updated))));
     }
     if updated == *current {
-        return Ok(Outcome::Pending(with_type_meta(rt, &current)));
+        return Ok(Some(Outcome::Pending(with_type_meta(rt, &current))));
     }
     let revision = everynode_store::object::resource_version(&current);
-    let stored = server.store().update(&key, updated, revision).await.map_err(|e| match e {
-        StoreError::Conflict { .. } => ApiError::conflict(
-            &rt.group,
-            &rt.plural,
-            name,
-            "the object has been modified; please apply your changes to the latest version and try again",
-        ),
-        other => store_error(other),
-    })?;
+    let stored = match server.store().update(&key, updated, revision).await {
+        Ok(stored) => stored,
+        Err(StoreError::Conflict { .. }) => return Ok(None),
+        Err(other) => return Err(store_error(other)),
+    };
     server.wake_gc();
-    Ok(Outcome::Pending(with_type_meta(rt, &stored)))
+    Ok(Some(Outcome::Pending(with_type_meta(rt, &stored))))
 }
 
 fn add_once(finalizers: &mut Vec<String>, finalizer: &str) {
