@@ -12,9 +12,10 @@ use serde_json::{Map, Value};
 /// The alphabet upstream uses for hashes: no vowels (no accidental words), no look-alikes.
 const HASH_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
-/// The template as Go's encoder would emit it: `creationTimestamp: null` in metadata (a struct
-/// Go cannot omit), `resources: {}` in every container, and no empty label/annotation/selector
-/// maps (Go's `omitempty` drops them while serde keeps `Some(empty)`).
+/// The template as Go's encoder would emit it: no `creationTimestamp` in metadata (since
+/// Kubernetes 1.34 a zero timestamp is `omitzero`; older encoders wrote `null`, which kubectl
+/// 1.37 no longer matches), `resources: {}` in every container, and no empty
+/// label/annotation/selector maps (Go's `omitempty` drops them while serde keeps `Some(empty)`).
 pub fn canonical_template(template: &PodTemplateSpec) -> Value {
     let mut value = serde_json::to_value(template).unwrap_or(Value::Null);
     let Value::Object(root) = &mut value else {
@@ -23,7 +24,9 @@ pub fn canonical_template(template: &PodTemplateSpec) -> Value {
     let metadata = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(m) = metadata {
         drop_empty(m, &["labels", "annotations"]);
-        m.entry("creationTimestamp").or_insert(Value::Null);
+        if m.get("creationTimestamp").is_some_and(Value::is_null) {
+            m.remove("creationTimestamp");
+        }
     }
     if let Some(Value::Object(spec)) = root.get_mut("spec") {
         drop_empty(spec, &["nodeSelector"]);
@@ -124,7 +127,7 @@ mod tests {
         let data = serde_json::to_string(&revision_data(&template("nginx:1"))).unwrap();
         assert_eq!(
             data,
-            r#"{"spec":{"template":{"$patch":"replace","metadata":{"creationTimestamp":null,"labels":{"app":"x"}},"spec":{"containers":[{"image":"nginx:1","name":"c","resources":{}}]}}}}"#
+            r#"{"spec":{"template":{"$patch":"replace","metadata":{"labels":{"app":"x"}},"spec":{"containers":[{"image":"nginx:1","name":"c","resources":{}}]}}}}"#
         );
     }
 

@@ -4,6 +4,7 @@
 // Each test binary that includes this module uses a subset of it.
 #![allow(dead_code)]
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -60,10 +61,10 @@ fn find_kubectl() -> Option<PathBuf> {
     }
 }
 
-/// What a finished kubectl command did.
+/// What a finished kubectl (or everynode) command did.
 #[derive(Debug)]
 pub struct Run {
-    /// The arguments, for failure messages.
+    /// The command line (`kubectl get pods`), for failure messages.
     pub args: String,
     pub code: i32,
     pub stdout: String,
@@ -75,7 +76,7 @@ impl Run {
     pub fn ok(self) -> String {
         assert!(
             self.code == 0 && self.stderr.is_empty(),
-            "`kubectl {}` exited {} with stderr:\n{}\nstdout:\n{}",
+            "`{}` exited {} with stderr:\n{}\nstdout:\n{}",
             self.args,
             self.code,
             self.stderr,
@@ -89,7 +90,7 @@ impl Run {
     pub fn fails(self) -> String {
         assert!(
             self.code == 1 && self.stdout.is_empty(),
-            "`kubectl {}` should fail with exit 1 but exited {}; stdout:\n{}\nstderr:\n{}",
+            "`{}` should fail with exit 1 but exited {}; stdout:\n{}\nstderr:\n{}",
             self.args,
             self.code,
             self.stdout,
@@ -122,57 +123,94 @@ fn line_by_line(source: impl Read + Send + 'static) -> Receiver<String> {
     rx
 }
 
-/// A running `everynode server` and the kubectl settings that reach it. Dropping it kills the
-/// server (and so removes its data dir with the temporary folder).
+/// A running `everynode server` (or `everynode up`) and the kubectl settings that reach it.
+/// Dropping it kills the process (and so removes its data dir with the temporary folder).
 pub struct Cluster {
     server: Child,
     kubectl: PathBuf,
     kubeconfig: PathBuf,
     dir: tempfile::TempDir,
+    /// The everynode arguments, to start it again on the same data dir (`restart`).
+    args: Vec<OsString>,
+    /// The first line everynode prints once it listens.
+    banner: &'static str,
+    /// What everynode prints after starting; kept so that it never writes into a closed pipe.
+    stdout: Receiver<String>,
 }
 
 impl Cluster {
     /// Starts the server on a fresh data dir and a free port. `None` when the kubectl tests are
     /// skipped (see `find_kubectl`).
     pub fn start() -> Option<Cluster> {
+        Cluster::launch(&["server"], "everynode API server listening on http://127.0.0.1:", None)
+    }
+
+    /// Starts `everynode up --nodes <nodes>` (API server, controllers and simulated nodes) on a
+    /// fresh data dir and a free port. `None` when the kubectl tests are skipped.
+    pub fn up(nodes: u32) -> Option<Cluster> {
+        let nodes = nodes.to_string();
+        Cluster::launch(&["up", "--nodes", &nodes], UP_BANNER, None)
+    }
+
+    /// Starts `everynode up --fleet <file>` with the fleet file `yaml`. `None` when the kubectl
+    /// tests are skipped.
+    pub fn up_with_fleet(yaml: &str) -> Option<Cluster> {
+        Cluster::launch(&["up", "--fleet"], UP_BANNER, Some(yaml))
+    }
+
+    /// Starts everynode with `args` (and, with a fleet, the fleet file's path after them), then
+    /// `--data-dir`, `--listen` and `--kubeconfig`.
+    fn launch(args: &[&str], banner: &'static str, fleet: Option<&str>) -> Option<Cluster> {
         let kubectl = find_kubectl()?;
         let dir = tempfile::tempdir().expect("a temporary folder");
         let kubeconfig = dir.path().join("kubeconfig");
-        let log_path = dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path).expect("the server log file");
-        let mut server = Command::new(env!("CARGO_BIN_EXE_everynode"))
-            .arg("server")
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--listen", "127.0.0.1:0", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("the everynode binary starts");
-        let lines = line_by_line(server.stdout.take().expect("piped stdout"));
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let mut printed = Vec::new();
-        // The kubeconfig line comes after the listening line, once the kubeconfig is written.
-        while !printed.iter().any(|l: &String| l.starts_with("kubeconfig: ")) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match lines.recv_timeout(left) {
-                Ok(line) => printed.push(line),
-                Err(_) => {
-                    let _ = server.kill();
-                    let _ = server.wait();
-                    panic!(
-                        "everynode server did not start; stdout:\n{}\nlog:\n{}",
-                        printed.join("\n"),
-                        std::fs::read_to_string(&log_path).unwrap_or_default()
-                    );
-                }
-            }
+        let mut full: Vec<OsString> = args.iter().map(OsString::from).collect();
+        if let Some(yaml) = fleet {
+            let path = dir.path().join("fleet.yaml");
+            std::fs::write(&path, yaml).expect("the fleet file is written");
+            full.push(path.into());
         }
-        assert!(printed[0].starts_with("everynode API server listening on http://127.0.0.1:"), "{printed:?}");
-        assert_eq!(printed[1], format!("kubeconfig: {}", kubeconfig.display()));
-        Some(Cluster { server, kubectl, kubeconfig, dir })
+        full.extend(["--data-dir".into(), dir.path().join("data").into()]);
+        full.extend([
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--kubeconfig".into(),
+            kubeconfig.clone().into(),
+        ]);
+        let (server, stdout) = spawn_everynode(dir.path(), &full, &kubeconfig, banner);
+        Some(Cluster { server, kubectl, kubeconfig, dir, args: full, banner, stdout })
+    }
+
+    /// Kills everynode with SIGKILL (no graceful shutdown) and starts it again with the same
+    /// arguments: the same data dir, a new free port, the kubeconfig rewritten to name it.
+    pub fn restart(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let (server, stdout) = spawn_everynode(self.dir.path(), &self.args, &self.kubeconfig, self.banner);
+        self.server = server;
+        self.stdout = stdout;
+    }
+
+    /// The kubeconfig everynode wrote (rewritten by `restart`).
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// What everynode logged to stderr so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Runs `everynode <args> --kubeconfig <the cluster's>` to the end (e.g. `nodes add`).
+    pub fn everynode(&self, args: &[&str]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_everynode"));
+        command
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        run_to_end(command, &format!("everynode {}", args.join(" ")), None)
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -205,33 +243,7 @@ impl Cluster {
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut command = self.command(args);
-        command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-        let mut child = command.spawn().expect("kubectl starts");
-        if let Some(text) = stdin {
-            // Dropping the handle closes kubectl's stdin.
-            child.stdin.take().expect("piped stdin").write_all(text.as_bytes()).expect("kubectl reads stdin");
-        }
-        let stdout = drain(child.stdout.take().expect("piped stdout"));
-        let stderr = drain(child.stderr.take().expect("piped stderr"));
-        let deadline = Instant::now() + COMMAND_TIMEOUT;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("waiting for kubectl") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("`kubectl {}` ran longer than {COMMAND_TIMEOUT:?}", args.join(" "));
-            }
-            thread::sleep(Duration::from_millis(5));
-        };
-        Run {
-            args: args.join(" "),
-            code: status.code().unwrap_or(-1),
-            stdout: stdout.join().expect("stdout reader"),
-            stderr: stderr.join().expect("stderr reader"),
-        }
+        run_to_end(self.command(args), &format!("kubectl {}", args.join(" ")), stdin)
     }
 
     /// Starts a long-running kubectl (`get -w`); its stdout arrives line by line.
@@ -257,6 +269,82 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.server.kill();
         let _ = self.server.wait();
+    }
+}
+
+/// The first line `everynode up` prints.
+const UP_BANNER: &str = "everynode is up: API server on http://127.0.0.1:";
+
+/// Starts everynode with `args` in `dir` (stderr appended to `dir/server.log`) and waits until it
+/// prints `banner` and then that it wrote `kubeconfig`. Returns the process and the rest of its
+/// stdout.
+fn spawn_everynode(
+    dir: &Path,
+    args: &[OsString],
+    kubeconfig: &Path,
+    banner: &str,
+) -> (Child, Receiver<String>) {
+    let log_path = dir.join("server.log");
+    let log =
+        std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("the server log file");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_everynode"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("the everynode binary starts");
+    let lines = line_by_line(server.stdout.take().expect("piped stdout"));
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    let mut printed = Vec::new();
+    // The kubeconfig line comes after the listening line, once the kubeconfig is written.
+    while !printed.iter().any(|l: &String| l.starts_with("kubeconfig: ")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => printed.push(line),
+            Err(_) => {
+                let _ = server.kill();
+                let _ = server.wait();
+                panic!(
+                    "everynode did not start; stdout:\n{}\nlog:\n{}",
+                    printed.join("\n"),
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+        }
+    }
+    assert!(printed[0].starts_with(banner), "{printed:?}");
+    assert_eq!(printed[1], format!("kubeconfig: {}", kubeconfig.display()));
+    (server, lines)
+}
+
+/// Runs `command` (described as `what` in failure messages) to the end, feeding it `stdin`.
+fn run_to_end(mut command: Command, what: &str, stdin: Option<&str>) -> Run {
+    command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("`{what}` does not start: {e}"));
+    if let Some(text) = stdin {
+        // Dropping the handle closes the child's stdin.
+        child.stdin.take().expect("piped stdin").write_all(text.as_bytes()).expect("the child reads stdin");
+    }
+    let stdout = drain(child.stdout.take().expect("piped stdout"));
+    let stderr = drain(child.stderr.take().expect("piped stderr"));
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for the child") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`{what}` ran longer than {COMMAND_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    Run {
+        args: what.to_owned(),
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
     }
 }
 
