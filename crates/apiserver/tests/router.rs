@@ -757,3 +757,48 @@ async fn deleting_a_pod_that_other_writers_keep_changing_still_succeeds() {
         writer.await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn objects_created_while_paging_reach_the_client_through_the_watch() {
+    let api = Api::new().await;
+    for name in ["b", "d", "f"] {
+        api.post(CM, cm(name, json!({}))).await;
+    }
+    let first = api.get(&format!("{CM}?limit=2")).await.body;
+    let list_rv = first["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
+    // Sorts before the page boundary ("d"): the second page cannot contain it.
+    api.post(CM, cm("a", json!({}))).await;
+    let token = first["metadata"]["continue"].as_str().unwrap();
+    let second = api.get(&format!("{CM}?limit=2&continue={token}")).await.body;
+    assert_eq!(
+        second["metadata"]["resourceVersion"], list_rv,
+        "every page reports the first page's revision"
+    );
+    let watch = api.get(&format!("{CM}?watch=true&resourceVersion={list_rv}&timeoutSeconds=1")).await;
+    let added: Vec<String> = watch
+        .text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["object"]["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(added, ["a"]);
+}
+
+#[tokio::test]
+async fn continue_tokens_expire_with_the_history() {
+    let api = Api::with_options(StoreOptions { history_window: 3, ..StoreOptions::default() }).await;
+    for i in 0..3 {
+        api.post(CM, cm(&format!("c{i}"), json!({}))).await;
+    }
+    let first = api.get(&format!("{CM}?limit=1")).await.body;
+    let token = first["metadata"]["continue"].as_str().unwrap().to_owned();
+    for i in 3..10 {
+        api.post(CM, cm(&format!("c{i}"), json!({}))).await;
+    }
+    let expired = api.get(&format!("{CM}?limit=1&continue={token}")).await;
+    assert_eq!(expired.status, StatusCode::GONE);
+}

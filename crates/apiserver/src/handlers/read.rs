@@ -86,13 +86,21 @@ pub(crate) fn with_type_meta(rt: &ResourceType, object: &Value) -> Value {
     object
 }
 
-/// A pagination position: the (namespace, name) of the last item served.
-fn encode_continue(namespace: &str, name: &str) -> String {
-    let raw = format!("{namespace}/{name}");
+/// A pagination position: the revision of the first page and the (namespace, name) of the last
+/// item served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Continue {
+    revision: everynode_store::Revision,
+    namespace: String,
+    name: String,
+}
+
+fn encode_continue(position: &Continue) -> String {
+    let raw = format!("{}/{}/{}", position.revision, position.namespace, position.name);
     raw.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode_continue(token: &str) -> ApiResult<(String, String)> {
+fn decode_continue(token: &str) -> ApiResult<Continue> {
     let bad = || {
         ApiError::bad_request(
             "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
@@ -106,41 +114,65 @@ fn decode_continue(token: &str) -> ApiResult<(String, String)> {
         .map(|i| u8::from_str_radix(token.get(i..i + 2).unwrap_or("zz"), 16))
         .collect();
     let text = String::from_utf8(bytes.map_err(|_| bad())?).map_err(|_| bad())?;
-    let (namespace, name) = text.split_once('/').ok_or_else(bad)?;
-    Ok((namespace.to_owned(), name.to_owned()))
+    let mut parts = text.splitn(3, '/');
+    let (Some(revision), Some(namespace), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    Ok(Continue {
+        revision: revision.parse().map_err(|_| bad())?,
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+    })
 }
 
 /// GET a collection.
 ///
-/// Pages (`limit`/`continue`) are cut from the current state in key order; a page after a write
-/// reflects that write (upstream serves later pages from the first page's snapshot while it is
-/// in the history; clients cannot tell the difference except under concurrent writes).
+/// Pages (`limit`/`continue`) are cut from the current state in key order, and every page reports
+/// the first page's revision as the list's `resourceVersion`. A client that watches from there
+/// (as every reflector does) replays each write made while it paged, so an object created
+/// between two pages behind the page boundary still reaches it; without that it would be in
+/// neither the list nor the watch. Upstream serves later pages from the first page's snapshot;
+/// the client ends in the same state either way. Once that revision has left the watch history,
+/// the token has expired (410), as upstream's does after compaction, and the client re-lists.
 pub fn list(server: &ApiServer, target: &Target, query: &Query, headers: &HeaderMap) -> ApiResult<Response> {
     let format = Format::negotiate(headers)?;
     let filter = Filter::from_query(&target.rt, query)?;
     let limit = query.int("limit").map_err(ApiError::bad_request)?.filter(|l| *l > 0);
     let start = query.get("continue").map(decode_continue).transpose()?;
+    if let Some(start) = &start
+        && start.revision < server.store().oldest_revision()
+    {
+        return Err(ApiError::gone(
+            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+        ));
+    }
     let snapshot = server.store().list(&target.rt.storage_resource(), target.namespace.as_deref());
+    let list_revision = start.as_ref().map_or(snapshot.revision, |s| s.revision);
     let mut items: Vec<&Arc<Value>> = snapshot
         .items
         .iter()
         .filter(|o| match &start {
-            Some((ns, name)) => {
-                (crate::meta::namespace(o), crate::meta::name(o)) > (ns.as_str(), name.as_str())
+            Some(start) => {
+                (crate::meta::namespace(o), crate::meta::name(o))
+                    > (start.namespace.as_str(), start.name.as_str())
             }
             None => true,
         })
         .filter(|o| filter.matches(o))
         .collect();
-    let mut list_meta = json!({"resourceVersion": snapshot.revision.to_string()});
+    let mut list_meta = json!({"resourceVersion": list_revision.to_string()});
     if let Some(limit) = limit.and_then(|l| usize::try_from(l).ok())
         && items.len() > limit
     {
         let remaining = items.len() - limit;
         items.truncate(limit);
         if let Some(last) = items.last() {
-            list_meta["continue"] =
-                json!(encode_continue(crate::meta::namespace(last), crate::meta::name(last)));
+            let position = Continue {
+                revision: list_revision,
+                namespace: crate::meta::namespace(last).to_owned(),
+                name: crate::meta::name(last).to_owned(),
+            };
+            list_meta["continue"] = json!(encode_continue(&position));
             list_meta["remainingItemCount"] = json!(remaining);
         }
     }
@@ -181,8 +213,12 @@ mod tests {
 
     #[test]
     fn continue_tokens_round_trip_and_reject_garbage() {
-        let token = encode_continue("default", "pod-7");
-        assert_eq!(decode_continue(&token).unwrap(), ("default".to_owned(), "pod-7".to_owned()));
+        let position = Continue {
+            revision: everynode_store::Revision::new(42),
+            namespace: "default".into(),
+            name: "pod-7".into(),
+        };
+        assert_eq!(decode_continue(&encode_continue(&position)).unwrap(), position);
         assert!(decode_continue("zz").is_err());
         assert!(decode_continue("abc").is_err());
     }
