@@ -57,8 +57,12 @@ async fn a_node_created_with_kubectl_gets_simulated() -> anyhow::Result<()> {
     assert_eq!(status.node_info.unwrap().kubelet_version, "v1.37.0");
     assert!(status.addresses.unwrap().iter().any(|a| a.type_ == "InternalIP"));
     assert_eq!(status.capacity.unwrap()["cpu"].0, "4");
-    assert_eq!(simulated.metadata.labels.unwrap()["ssd"], "true", "the user's labels are kept");
+    assert_eq!(simulated.metadata.labels.clone().unwrap()["ssd"], "true", "the user's labels are kept");
     eventually("it has a lease", || async { renew_time(&cluster.client, "by-hand").await }).await?;
+    // Filled in once: what was written reads back as up to date, so the node is not rewritten.
+    let settled = get_node(&cluster.client, "by-hand").await?.unwrap().metadata.resource_version;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(get_node(&cluster.client, "by-hand").await?.unwrap().metadata.resource_version, settled);
 
     create_pod(&cluster.client, &pod("on-hand", Some("by-hand"), "nginx:1.27")).await?;
     let pod = eventually("its pod becomes ready", || async {

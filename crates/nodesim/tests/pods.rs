@@ -285,3 +285,31 @@ async fn pods_make_progress_across_an_api_server_restart() -> anyhow::Result<()>
     fleet.shutdown().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_restarted_simulation_resumes_without_rewriting_settled_pods() -> anyhow::Result<()> {
+    let cluster = cluster().await?;
+    let fleet = running_fleet(&cluster, fast_fleet(3)).await?;
+    create_pod(&cluster.client, &pod("steady", Some("worker-1"), "nginx:1.27")).await?;
+    let settled = eventually("the pod is ready", || async {
+        Ok(get_pod(&cluster.client, "steady").await?.filter(is_ready))
+    })
+    .await?;
+    fleet.shutdown().await;
+
+    // While no kubelet runs, a pod is bound and stays untouched.
+    create_pod(&cluster.client, &pod("waiting", Some("worker-2"), "nginx:1.27")).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(get_pod(&cluster.client, "waiting").await?.unwrap().status.unwrap().container_statuses.is_none());
+
+    let fleet = running_fleet(&cluster, fast_fleet(3)).await?;
+    eventually("the waiting pod starts", || async {
+        Ok(get_pod(&cluster.client, "waiting").await?.filter(is_ready))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = get_pod(&cluster.client, "steady").await?.unwrap();
+    assert_eq!(after.metadata.resource_version, settled.metadata.resource_version, "not rewritten");
+    fleet.shutdown().await;
+    Ok(())
+}

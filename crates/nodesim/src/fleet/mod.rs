@@ -116,7 +116,8 @@ pub fn default_capacity() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Why a fleet could not be loaded.
+/// Why a fleet could not be loaded. Only [`FleetError::Read`] may succeed when retried
+/// unchanged; the others need the file fixed.
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
     /// The file could not be read.

@@ -11,8 +11,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodStatus};
 
+use super::container_status::pull_error;
 use super::events::{self as reasons, PodEvent};
-use super::status::{Live, Placement, final_status, live_status, pull_error};
+use super::status::{Live, Placement, final_status, live_status};
 use super::timeline::ContainerPhase;
 use crate::clock::{after, until};
 use crate::fleet::{CompiledBehaviour, FailureMode};

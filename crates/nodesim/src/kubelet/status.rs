@@ -9,12 +9,9 @@
 use std::net::Ipv4Addr;
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
-    ContainerStatus, HostIP, Pod, PodCondition, PodIP, PodStatus,
-};
+use k8s_openapi::api::core::v1::{Container, ContainerStatus, HostIP, Pod, PodCondition, PodIP, PodStatus};
 
-use super::image;
+use super::container_status::{ContainerReporter, stopped};
 use super::timeline::{ContainerPhase, Exit, Position, Timing, container_at};
 use crate::clock::{after, time};
 use crate::fingerprint;
@@ -107,10 +104,12 @@ pub fn live_status(
         pod.metadata.name.as_deref().unwrap_or_default(),
         pod.metadata.namespace.as_deref().unwrap_or_default()
     );
-    let initialized = now >= timing.run_at;
-    let (sidecars, init_jobs): (Vec<&Container>, Vec<&Container>) =
-        spec.init_containers.iter().flatten().partition(|c| c.restart_policy.as_deref() == Some("Always"));
-    let waiting_reason = if init_jobs.is_empty() { "ContainerCreating" } else { "PodInitializing" };
+    let reporter = ContainerReporter { uid, pod_label: &pod_label };
+    let started = now >= timing.run_at;
+    let is_sidecar = |c: &Container| c.restart_policy.as_deref() == Some("Always");
+    let init_jobs: Vec<&str> =
+        spec.init_containers.iter().flatten().filter(|c| !is_sidecar(c)).map(|c| c.name.as_str()).collect();
+    let creating_reason = if init_jobs.is_empty() { "ContainerCreating" } else { "PodInitializing" };
 
     let mut containers = Vec::new();
     let mut statuses = Vec::new();
@@ -120,132 +119,86 @@ pub fn live_status(
         let position = container_at(failure, &timing, restarts_allowed, now);
         next = earliest(next, position.next);
         let old = find(observed.container_statuses.as_deref(), &container.name);
-        statuses.push(container_status(
-            &container.name,
-            &image,
-            &position.phase,
-            uid,
-            &pod_label,
-            waiting_reason,
-            old,
-        ));
+        statuses.push(reporter.status(container, &position.phase, creating_reason, old));
         containers.push(ContainerLife { name: container.name.clone(), image, failure, position });
     }
+    // Sidecars run and get ready like the app; other init containers finish the moment they
+    // start (their failures are not simulated).
     let mut init_statuses = Vec::new();
+    let mut unready: Vec<&str> = statuses.iter().filter(|s| !s.ready).map(|s| s.name.as_str()).collect();
     for container in spec.init_containers.iter().flatten() {
-        let image = container.image.clone().unwrap_or_default();
         let old = find(observed.init_container_statuses.as_deref(), &container.name);
-        let phase = if sidecars.iter().any(|s| s.name == container.name) {
+        let phase = if is_sidecar(container) {
             let position = container_at(None, &timing, true, now);
             next = earliest(next, position.next);
             position.phase
-        } else if initialized {
-            // Init containers finish the moment they start (their failures are not simulated).
+        } else if started {
             let exit = Exit { started_at: timing.run_at, finished_at: timing.run_at, exit_code: 0 };
             ContainerPhase::Exited { restarts: 0, exit }
         } else {
             ContainerPhase::Creating
         };
-        let mut status =
-            container_status(&container.name, &image, &phase, uid, &pod_label, "PodInitializing", old);
-        if !sidecars.iter().any(|s| s.name == container.name) && initialized {
-            status.ready = true;
+        let mut status = reporter.status(container, &phase, "PodInitializing", old);
+        if is_sidecar(container) {
+            if !status.ready {
+                unready.push(container.name.as_str());
+            }
+        } else {
+            // A completed init container reports ready, as the kubelet's do.
+            status.ready = started;
         }
         init_statuses.push(status);
     }
 
-    let all: Vec<&ContainerStatus> =
-        statuses.iter().chain(init_statuses.iter().filter(|s| is_sidecar(&sidecars, s))).collect();
-    let unready: Vec<&str> = all.iter().filter(|s| !s.ready).map(|s| s.name.as_str()).collect();
+    let initialized = started || init_jobs.is_empty();
+    let conditions = Conditions { observed: observed.conditions.as_deref().unwrap_or_default(), pod };
     let containers_ready = unready.is_empty();
-    let gates_pending: Vec<&str> = spec
+    let unready_message = format!("containers with unready status: [{}]", unready.join(" "));
+    let ready_since = timing.ready_at();
+    let mut list = vec![
+        if placement.pod_ip.is_some() {
+            conditions.met(READY_TO_START, accepted_at)
+        } else {
+            conditions.unmet(READY_TO_START, None, None, accepted_at)
+        },
+        if !initialized {
+            let message = format!("containers with incomplete status: [{}]", init_jobs.join(" "));
+            conditions.unmet(INITIALIZED, Some("ContainersNotInitialized"), Some(message), accepted_at)
+        } else if init_jobs.is_empty() {
+            conditions.met(INITIALIZED, accepted_at)
+        } else {
+            conditions.met(INITIALIZED, timing.run_at)
+        },
+    ];
+    let pending_gate = spec
         .readiness_gates
         .iter()
         .flatten()
         .map(|g| g.condition_type.as_str())
-        .filter(|gate| !observed.conditions.iter().flatten().any(|c| c.type_ == *gate && c.status == "True"))
-        .collect();
-    let ready_since = timing.ready_at();
-    let observed_conditions = observed.conditions.as_deref().unwrap_or_default();
-    let generation = pod.metadata.generation;
-    let unready_message = format!("containers with unready status: [{}]", unready.join(" "));
-    let mut conditions = vec![
-        condition(
-            READY_TO_START,
-            placement.pod_ip.is_some(),
-            None,
-            None,
-            accepted_at,
-            observed_conditions,
-            generation,
-        ),
-        if initialized || init_jobs.is_empty() {
-            let since = if init_jobs.is_empty() { accepted_at } else { timing.run_at };
-            condition(INITIALIZED, true, None, None, since, observed_conditions, generation)
-        } else {
-            let names: Vec<&str> = init_jobs.iter().map(|c| c.name.as_str()).collect();
-            condition(
-                INITIALIZED,
-                false,
-                Some("ContainersNotInitialized"),
-                Some(format!("containers with incomplete status: [{}]", names.join(" "))),
-                accepted_at,
-                observed_conditions,
-                generation,
-            )
-        },
-    ];
-    let ready_condition = if !containers_ready {
-        condition(
-            READY,
-            false,
-            Some("ContainersNotReady"),
-            Some(unready_message.clone()),
-            accepted_at,
-            observed_conditions,
-            generation,
-        )
-    } else if let Some(gate) = gates_pending.first() {
-        condition(
-            READY,
-            false,
-            Some("ReadinessGatesNotReady"),
-            Some(format!("corresponding condition of pod readiness gate \"{gate}\" does not exist.")),
-            ready_since,
-            observed_conditions,
-            generation,
-        )
+        .find(|gate| !conditions.observed.iter().any(|c| c.type_ == *gate && c.status == "True"));
+    if !containers_ready {
+        let reason = Some("ContainersNotReady");
+        list.push(conditions.unmet(READY, reason, Some(unready_message.clone()), accepted_at));
+        list.push(conditions.unmet(CONTAINERS_READY, reason, Some(unready_message), accepted_at));
     } else {
-        condition(READY, true, None, None, ready_since, observed_conditions, generation)
-    };
-    conditions.push(ready_condition);
-    conditions.push(if containers_ready {
-        condition(CONTAINERS_READY, true, None, None, ready_since, observed_conditions, generation)
-    } else {
-        condition(
-            CONTAINERS_READY,
-            false,
-            Some("ContainersNotReady"),
-            Some(unready_message),
-            accepted_at,
-            observed_conditions,
-            generation,
-        )
-    });
-    conditions.push(
-        observed_conditions
-            .iter()
-            .find(|c| c.type_ == POD_SCHEDULED)
-            .cloned()
-            .unwrap_or_else(|| condition(POD_SCHEDULED, true, None, None, accepted_at, &[], None)),
-    );
-    keep_foreign_conditions(&mut conditions, observed_conditions);
+        list.push(match pending_gate {
+            Some(gate) => conditions.unmet(
+                READY,
+                Some("ReadinessGatesNotReady"),
+                Some(format!("corresponding condition of pod readiness gate \"{gate}\" does not exist.")),
+                ready_since,
+            ),
+            None => conditions.met(READY, ready_since),
+        });
+        list.push(conditions.met(CONTAINERS_READY, ready_since));
+    }
+    list.push(conditions.kept_or_met(POD_SCHEDULED, accepted_at));
+    conditions.keep_foreign(&mut list);
 
-    let phase = phase(&containers, initialized || init_jobs.is_empty(), restarts_allowed);
     let host_ip = placement.host_ip.to_string();
     let status = PodStatus {
-        phase: Some(phase.to_owned()),
-        conditions: Some(conditions),
+        phase: Some(phase(&containers, initialized, restarts_allowed).to_owned()),
+        conditions: Some(list),
         container_statuses: Some(statuses),
         init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
         host_ip: Some(host_ip.clone()),
@@ -253,7 +206,7 @@ pub fn live_status(
         pod_ip: placement.pod_ip.map(|ip| ip.to_string()),
         pod_ips: placement.pod_ip.map(|ip| vec![PodIP { ip: ip.to_string() }]),
         start_time: Some(observed.start_time.clone().unwrap_or_else(|| time(accepted_at))),
-        observed_generation: generation,
+        observed_generation: pod.metadata.generation,
         ..observed.clone()
     };
     Live { status, containers, timing, next }
@@ -271,65 +224,86 @@ pub fn final_status(pod: &Pod, observed: &PodStatus, done_at: Timestamp) -> PodS
         .iter()
         .flatten()
         .all(|s| s.state.as_ref().and_then(|st| st.terminated.as_ref()).is_some_and(|t| t.exit_code == 0));
-    let observed_conditions = observed.conditions.as_deref().unwrap_or_default();
-    let generation = pod.metadata.generation;
-    let mut conditions = vec![
-        condition(READY_TO_START, false, None, None, done_at, observed_conditions, generation),
-        observed_conditions
-            .iter()
-            .find(|c| c.type_ == INITIALIZED)
-            .cloned()
-            .unwrap_or_else(|| condition(INITIALIZED, true, None, None, done_at, &[], generation)),
-        condition(READY, false, Some("PodCompleted"), None, done_at, observed_conditions, generation),
-        condition(
-            CONTAINERS_READY,
-            false,
-            Some("PodCompleted"),
-            None,
-            done_at,
-            observed_conditions,
-            generation,
-        ),
+    let conditions = Conditions { observed: observed.conditions.as_deref().unwrap_or_default(), pod };
+    let completed = Some("PodCompleted");
+    let mut list = vec![
+        conditions.unmet(READY_TO_START, None, None, done_at),
+        conditions.kept_or_met(INITIALIZED, done_at),
+        conditions.unmet(READY, completed, None, done_at),
+        conditions.unmet(CONTAINERS_READY, completed, None, done_at),
+        conditions.kept_or_met(POD_SCHEDULED, done_at),
     ];
-    if let Some(scheduled) = observed_conditions.iter().find(|c| c.type_ == POD_SCHEDULED) {
-        conditions.push(scheduled.clone());
-    }
-    keep_foreign_conditions(&mut conditions, observed_conditions);
+    conditions.keep_foreign(&mut list);
     PodStatus {
         phase: Some(if succeeded { "Succeeded" } else { "Failed" }.to_owned()),
-        conditions: Some(conditions),
+        conditions: Some(list),
         container_statuses,
         init_container_statuses: stop(&observed.init_container_statuses),
-        observed_generation: generation,
+        observed_generation: pod.metadata.generation,
         ..observed.clone()
     }
 }
 
-/// A container status after the container was stopped at `at`.
-fn stopped(status: &ContainerStatus, at: Timestamp) -> ContainerStatus {
-    let state = status.state.clone().unwrap_or_default();
-    let terminated = if let Some(running) = &state.running {
-        Some(ContainerStateTerminated {
-            container_id: status.container_id.clone(),
-            exit_code: 0,
-            reason: Some("Completed".to_owned()),
-            started_at: running.started_at.clone(),
-            finished_at: Some(time(at)),
-            ..ContainerStateTerminated::default()
-        })
-    } else if state.waiting.is_some() {
-        status.last_state.as_ref().and_then(|s| s.terminated.clone())
-    } else {
-        state.terminated.clone()
-    };
-    match terminated {
-        Some(terminated) => ContainerStatus {
-            ready: false,
-            started: Some(false),
-            state: Some(ContainerState { terminated: Some(terminated), ..ContainerState::default() }),
-            ..status.clone()
-        },
-        None => ContainerStatus { ready: false, started: Some(false), ..status.clone() },
+/// Builds the kubelet's pod conditions; a condition keeps the observed `lastTransitionTime` while
+/// its status is unchanged, else it changed at `since`.
+struct Conditions<'a> {
+    observed: &'a [PodCondition],
+    pod: &'a Pod,
+}
+
+impl Conditions<'_> {
+    fn met(&self, type_: &str, since: Timestamp) -> PodCondition {
+        self.condition(type_, "True", None, None, since)
+    }
+
+    fn unmet(
+        &self,
+        type_: &str,
+        reason: Option<&str>,
+        message: Option<String>,
+        since: Timestamp,
+    ) -> PodCondition {
+        self.condition(type_, "False", reason, message, since)
+    }
+
+    /// The observed condition as it is, or a met one since `since` (PodScheduled is the
+    /// scheduler's, but the kubelet adds it for pods created with `nodeName`).
+    fn kept_or_met(&self, type_: &str, since: Timestamp) -> PodCondition {
+        self.observed.iter().find(|c| c.type_ == type_).cloned().unwrap_or_else(|| self.met(type_, since))
+    }
+
+    /// Conditions the kubelet does not own (readiness gates, `DisruptionTarget`) stay as they are.
+    fn keep_foreign(&self, list: &mut Vec<PodCondition>) {
+        for c in self.observed {
+            if !list.iter().any(|mine| mine.type_ == c.type_) {
+                list.push(c.clone());
+            }
+        }
+    }
+
+    fn condition(
+        &self,
+        type_: &str,
+        status: &str,
+        reason: Option<&str>,
+        message: Option<String>,
+        since: Timestamp,
+    ) -> PodCondition {
+        let last_transition_time = self
+            .observed
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .and_then(|c| c.last_transition_time.clone())
+            .unwrap_or_else(|| time(since));
+        PodCondition {
+            type_: type_.to_owned(),
+            status: status.to_owned(),
+            reason: reason.map(str::to_owned),
+            message,
+            last_transition_time: Some(last_transition_time),
+            last_probe_time: None,
+            observed_generation: self.pod.metadata.generation,
+        }
     }
 }
 
@@ -369,196 +343,9 @@ fn find<'a>(statuses: Option<&'a [ContainerStatus]>, name: &str) -> Option<&'a C
     statuses?.iter().find(|s| s.name == name)
 }
 
-fn is_sidecar(sidecars: &[&Container], status: &ContainerStatus) -> bool {
-    sidecars.iter().any(|c| c.name == status.name)
-}
-
 fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
-    }
-}
-
-/// A stable container ID for run number `restarts` of a container.
-fn container_id(uid: &str, name: &str, restarts: u32) -> String {
-    format!("containerd://{}", fingerprint::hex(64, &["container", uid, name, &restarts.to_string()]))
-}
-
-fn terminated(exit: &Exit, id: String) -> ContainerStateTerminated {
-    ContainerStateTerminated {
-        container_id: Some(id),
-        exit_code: exit.exit_code,
-        reason: Some(if exit.exit_code == 0 { "Completed" } else { "Error" }.to_owned()),
-        started_at: Some(time(exit.started_at)),
-        finished_at: Some(time(exit.finished_at)),
-        ..ContainerStateTerminated::default()
-    }
-}
-
-fn waiting(reason: &str, message: Option<String>) -> ContainerState {
-    ContainerState {
-        waiting: Some(ContainerStateWaiting { reason: Some(reason.to_owned()), message }),
-        ..ContainerState::default()
-    }
-}
-
-/// The message of a failed pull, as containerd words a missing tag.
-pub fn pull_error(image: &str) -> String {
-    let reference = image::normalize(image);
-    format!(
-        "rpc error: code = NotFound desc = failed to pull and unpack image \"{reference}\": failed to resolve reference \"{reference}\": {reference}: not found"
-    )
-}
-
-/// A container's status for `phase`, keeping the timestamps `old` already reported for the same
-/// state.
-fn container_status(
-    name: &str,
-    image: &str,
-    phase: &ContainerPhase,
-    uid: &str,
-    pod_label: &str,
-    creating_reason: &str,
-    old: Option<&ContainerStatus>,
-) -> ContainerStatus {
-    let no_last_state = Some(ContainerState::default());
-    let last = |exit: &Option<Exit>, restarts: u32| match exit {
-        Some(exit) => Some(ContainerState {
-            terminated: Some(terminated(exit, container_id(uid, name, restarts.saturating_sub(1)))),
-            ..ContainerState::default()
-        }),
-        None => no_last_state.clone(),
-    };
-    let (state, last_state, restarts, ready, started, created) = match phase {
-        ContainerPhase::Creating => {
-            (waiting(creating_reason, None), no_last_state.clone(), 0, false, false, None)
-        }
-        ContainerPhase::Running { started_at, restarts, ready, last_exit } => (
-            ContainerState {
-                running: Some(ContainerStateRunning { started_at: Some(time(*started_at)) }),
-                ..ContainerState::default()
-            },
-            last(last_exit, *restarts),
-            *restarts,
-            *ready,
-            true,
-            Some(*restarts),
-        ),
-        ContainerPhase::CrashBackOff { restarts, last_exit, backoff } => (
-            waiting(
-                "CrashLoopBackOff",
-                Some(format!(
-                    "back-off {} restarting failed container={name} pod={pod_label}",
-                    crate::duration::format(std::time::Duration::from_secs(backoff.as_secs().max(1)))
-                )),
-            ),
-            Some(ContainerState {
-                terminated: Some(terminated(last_exit, container_id(uid, name, *restarts))),
-                ..ContainerState::default()
-            }),
-            *restarts,
-            false,
-            false,
-            Some(*restarts),
-        ),
-        ContainerPhase::Exited { restarts, exit } => (
-            ContainerState {
-                terminated: Some(terminated(exit, container_id(uid, name, *restarts))),
-                ..ContainerState::default()
-            },
-            no_last_state.clone(),
-            *restarts,
-            false,
-            false,
-            Some(*restarts),
-        ),
-        ContainerPhase::PullFailed { .. } => {
-            (waiting("ErrImagePull", Some(pull_error(image))), no_last_state.clone(), 0, false, false, None)
-        }
-        ContainerPhase::PullBackOff { .. } => (
-            waiting(
-                "ImagePullBackOff",
-                Some(format!("Back-off pulling image \"{image}\": ErrImagePull: {}", pull_error(image))),
-            ),
-            no_last_state.clone(),
-            0,
-            false,
-            false,
-            None,
-        ),
-    };
-    let restart_count = i32::try_from(restarts).unwrap_or(i32::MAX);
-    let mut status = ContainerStatus {
-        name: name.to_owned(),
-        image: image::normalize(image),
-        image_id: if created.is_some() { image::image_id(image) } else { String::new() },
-        container_id: created.map(|r| container_id(uid, name, r)),
-        ready,
-        restart_count,
-        started: Some(started),
-        state: Some(state),
-        last_state,
-        ..ContainerStatus::default()
-    };
-    if let Some(old) = old
-        && old.restart_count == restart_count
-        && same_state(old.state.as_ref(), status.state.as_ref())
-    {
-        status.state = old.state.clone();
-        status.last_state = old.last_state.clone().or(status.last_state);
-    }
-    status
-}
-
-/// Whether two states are the same state (running, terminated, or waiting for the same reason).
-fn same_state(a: Option<&ContainerState>, b: Option<&ContainerState>) -> bool {
-    let kind = |s: Option<&ContainerState>| -> Option<(u8, Option<String>)> {
-        let s = s?;
-        if s.running.is_some() {
-            Some((0, None))
-        } else if let Some(t) = &s.terminated {
-            Some((1, t.reason.clone()))
-        } else {
-            s.waiting.as_ref().map(|w| (2, w.reason.clone()))
-        }
-    };
-    kind(a).is_some() && kind(a) == kind(b)
-}
-
-/// A condition; its `lastTransitionTime` is the observed one while the status is unchanged, else
-/// `since`.
-fn condition(
-    type_: &str,
-    status: bool,
-    reason: Option<&str>,
-    message: Option<String>,
-    since: Timestamp,
-    observed: &[PodCondition],
-    generation: Option<i64>,
-) -> PodCondition {
-    let status = if status { "True" } else { "False" };
-    let last_transition_time = observed
-        .iter()
-        .find(|c| c.type_ == type_ && c.status == status)
-        .and_then(|c| c.last_transition_time.clone())
-        .unwrap_or_else(|| time(since));
-    PodCondition {
-        type_: type_.to_owned(),
-        status: status.to_owned(),
-        reason: reason.map(str::to_owned),
-        message,
-        last_transition_time: Some(last_transition_time),
-        last_probe_time: None,
-        observed_generation: generation,
-    }
-}
-
-/// Conditions the kubelet does not own (readiness gates, `DisruptionTarget`) are kept as they are.
-fn keep_foreign_conditions(conditions: &mut Vec<PodCondition>, observed: &[PodCondition]) {
-    for c in observed {
-        if !conditions.iter().any(|mine| mine.type_ == c.type_) {
-            conditions.push(c.clone());
-        }
     }
 }

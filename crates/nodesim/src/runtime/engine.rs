@@ -6,7 +6,7 @@
 //! from the latest object known (a write's response counts), so a late watch event of an older
 //! version changes nothing.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::pin::pin;
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ use tokio::sync::{oneshot, watch};
 use super::nodes::{NodeChange, NodeTable};
 use super::pods::{PodKey, PodTable, REASSERT_AFTER, status_print};
 use super::queue::TimerQueue;
+use super::ready::{Lane, ReadyQueue};
 use super::writes::{Outcome, PodMeta, PodResult, Work};
 use super::{EventPolicy, Registration, RunOptions, registration};
 use crate::clock::{Clock, after, until};
@@ -97,8 +98,7 @@ struct Engine {
     nodes: NodeTable,
     pods: PodTable,
     queue: TimerQueue<Task>,
-    ready: VecDeque<Task>,
-    queued: HashSet<Task>,
+    ready: ReadyQueue<Task>,
     busy: HashSet<Task>,
     dirty: HashSet<Task>,
     failures: HashMap<Task, u32>,
@@ -122,8 +122,7 @@ impl Engine {
             nodes: NodeTable::new(fleet, plan),
             pods: PodTable::default(),
             queue: TimerQueue::default(),
-            ready: VecDeque::new(),
-            queued: HashSet::new(),
+            ready: ReadyQueue::default(),
             busy: HashSet::new(),
             dirty: HashSet::new(),
             failures: HashMap::new(),
@@ -135,16 +134,14 @@ impl Engine {
 
     async fn run(mut self, mut shutdown: oneshot::Receiver<()>) {
         // One watch over every bound pod and one over every node, for the whole fleet.
-        let pod_config = watcher::Config::default().fields("spec.nodeName!=");
+        let pod_config = Self::watch_config().fields("spec.nodeName!=");
         let mut pods = pin!(watcher(Api::<Pod>::all(self.client.clone()), pod_config).default_backoff());
-        let mut nodes = pin!(
-            watcher(Api::<Node>::all(self.client.clone()), watcher::Config::default()).default_backoff()
-        );
+        let mut nodes =
+            pin!(watcher(Api::<Node>::all(self.client.clone()), Self::watch_config()).default_backoff());
         loop {
             self.start_ready();
             let sleep = tokio::time::sleep(self.wake_in());
             tokio::select! {
-                biased;
                 _ = &mut shutdown => break,
                 Some(event) = nodes.next() => self.on_node_event(event),
                 Some(event) = pods.next() => self.on_pod_event(event),
@@ -153,6 +150,15 @@ impl Engine {
             }
         }
         tracing::debug!(nodes = self.nodes.len(), pods = self.pods.len(), "node simulation stopped");
+    }
+
+    /// Lists are read in one page. Later pages of a paginated list are only consistent with the
+    /// first on API servers that serve them from the first page's snapshot (etcd-backed ones);
+    /// on others, an object created between two pages whose key sorts before the page boundary
+    /// is in neither the list nor the watch that follows it, and its pod would never start. One
+    /// page is one snapshot everywhere; 10,000 pods are a few tens of MB, once per (re)list.
+    fn watch_config() -> watcher::Config {
+        watcher::Config { page_size: None, ..watcher::Config::default() }
     }
 
     /// How long to sleep: not at all while looks are waiting and writes may start, else until
@@ -172,9 +178,8 @@ impl Engine {
     }
 
     fn push_ready(&mut self, task: Task) {
-        if self.queued.insert(task.clone()) {
-            self.ready.push_back(task);
-        }
+        let lane = if matches!(task, Task::Pod(_)) { Lane::Pods } else { Lane::Nodes };
+        self.ready.push(task, lane);
     }
 
     fn start_ready(&mut self) {
@@ -182,8 +187,7 @@ impl Engine {
             if self.in_flight.len() >= self.options.max_concurrent_writes {
                 return;
             }
-            let Some(task) = self.ready.pop_front() else { return };
-            self.queued.remove(&task);
+            let Some(task) = self.ready.pop() else { return };
             self.look(task);
         }
     }
@@ -308,8 +312,9 @@ impl Engine {
                             entry.wrote(print, now);
                         }
                         record(&self.recorder, self.options.events, &meta.reference, &meta.events);
+                        // The next look was scheduled with the decision; the echo of this write
+                        // on the watch changes nothing.
                         self.pods.apply(*pod);
-                        self.push_ready(task.clone());
                     }
                     PodResult::Conflict(Some(pod)) => {
                         self.pods.apply(*pod);
@@ -471,7 +476,16 @@ impl Engine {
         match change {
             NodeChange::Added | NodeChange::Recovered if !failed => {
                 tracing::debug!(node = name, ?change, "simulating node");
-                self.push_ready(Task::Lease(name.clone()));
+                if change == NodeChange::Recovered {
+                    self.push_ready(Task::Lease(name.clone()));
+                } else {
+                    // New nodes renew in their slot within the first interval: registering
+                    // 10,000 nodes must not mean 10,000 lease writes at once (their status was
+                    // just written, which is a heartbeat too).
+                    let first =
+                        schedule::next_slot(&name, LEASE_SLOT, self.clock.now(), self.lease_interval());
+                    self.queue.schedule_no_later_than(Task::Lease(name.clone()), first);
+                }
                 self.push_ready(Task::NodeStatus(name.clone()));
                 self.look_at_pods_on(&name);
             }

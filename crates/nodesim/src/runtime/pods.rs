@@ -64,8 +64,8 @@ pub(super) fn status_print(status: &PodStatus) -> u64 {
 #[derive(Debug)]
 pub(super) struct Applied {
     pub key: PodKey,
-    /// Whether the object was newer than the one held (older ones, such as a watch event
-    /// arriving after our own write's response, are ignored).
+    /// Whether the object was newer than the one held (the same or older ones, such as a watch
+    /// event arriving after our own write's response, are ignored).
     pub newer: bool,
     /// A previous pod of the same name but another uid, now replaced.
     pub replaced: Option<PodEntry>,
@@ -78,12 +78,13 @@ pub(super) struct PodTable {
     by_node: HashMap<String, HashSet<PodKey>>,
 }
 
-/// Whether resourceVersion `new` is at least `old`. Resource versions are opaque to clients in
-/// principle, but every API server (etcd's and ours) issues increasing integers; when they do
-/// not parse, the incoming object is taken.
+/// Whether resourceVersion `new` is later than `old` (the same version is the same object, as
+/// when the watch echoes our own write). Resource versions are opaque to clients in principle,
+/// but every API server (etcd's and ours) issues increasing integers; when they do not parse,
+/// the incoming object is taken.
 fn is_newer(new: Option<&str>, old: Option<&str>) -> bool {
     match (new.and_then(|v| v.parse::<u64>().ok()), old.and_then(|v| v.parse::<u64>().ok())) {
-        (Some(new), Some(old)) => new >= old,
+        (Some(new), Some(old)) => new > old,
         _ => true,
     }
 }
@@ -162,6 +163,7 @@ mod tests {
         let mut t = PodTable::default();
         assert!(t.apply(pod("u", "10", "n1")).unwrap().newer);
         assert!(!t.apply(pod("u", "9", "n1")).unwrap().newer);
+        assert!(!t.apply(pod("u", "10", "n1")).unwrap().newer, "the same version changes nothing");
         assert!(t.apply(pod("u", "11", "n1")).unwrap().newer);
         let key = PodKey { namespace: "ns".into(), name: "p".into() };
         assert_eq!(t.get_mut(&key).unwrap().pod.metadata.resource_version.as_deref(), Some("11"));
