@@ -34,6 +34,8 @@ enum Command {
     Controller(cmd::controller::ControllerArgs),
     /// Add, fail and recover simulated nodes of a running `everynode up`.
     Nodes(cmd::nodes::NodesArgs),
+    /// Time scenarios on simulated nodes, the whole cluster in this process.
+    Bench(cmd::bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -62,6 +64,12 @@ fn main() -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(cmd::nodes::run(args)).map(|()| ExitCode::SUCCESS)
         }
+        Command::Bench(args) => {
+            // Controller logs would scroll the progress away; warnings still show.
+            init_tracing_with_default("warn");
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(cmd::bench::run(args)).map(|()| ExitCode::SUCCESS)
+        }
         Command::Server(args) => {
             init_tracing();
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -81,8 +89,13 @@ fn main() -> anyhow::Result<ExitCode> {
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`). Only the binary installs a subscriber.
 fn init_tracing() {
+    init_tracing_with_default("info");
+}
+
+/// As [`init_tracing`], with `default` as the filter when `RUST_LOG` is not set.
+fn init_tracing_with_default(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -67,4 +67,7 @@ pub struct WatchEvent {
     /// object in the retained history. Watches with selectors need it to turn an update that
     /// leaves (or enters) the selection into DELETED (or ADDED), as Kubernetes does.
     pub previous: Option<Arc<Value>>,
+    /// `object` as JSON, the bytes the store committed: a watch serving the object unchanged
+    /// sends these instead of encoding it once per watcher. `None` when not known.
+    pub encoded: Option<Arc<[u8]>>,
 }

@@ -108,7 +108,15 @@ impl State {
             } else {
                 latest.insert(key.clone(), Arc::clone(&object));
             }
-            state.history.push_back(Arc::new(WatchEvent { kind, key, revision: rev, object, previous }));
+            let encoded = Some(Arc::from(bytes.as_slice()));
+            state.history.push_back(Arc::new(WatchEvent {
+                kind,
+                key,
+                revision: rev,
+                object,
+                previous,
+                encoded,
+            }));
             expected = rev.next();
         }
         state.objects = current.into_iter().map(|(key, (_, object))| (key, object)).collect();
@@ -221,6 +229,7 @@ mod tests {
             revision: Revision::new(revision),
             object: Arc::new(object),
             previous: None,
+            encoded: None,
         })
     }
 

@@ -68,7 +68,7 @@ pub(crate) fn decide(
     };
     object::set_resource_version(&mut object, revision).map_err(invalid)?;
     let previous = if kind == EventKind::Modified { current.cloned() } else { None };
-    Ok(WatchEvent { kind, key: key.clone(), revision, object: Arc::new(object), previous })
+    Ok(WatchEvent { kind, key: key.clone(), revision, object: Arc::new(object), previous, encoded: None })
 }
 
 #[cfg(test)]

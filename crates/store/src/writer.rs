@@ -125,7 +125,8 @@ impl Writer {
                             })?;
                             Ok((event, bytes))
                         });
-                        let result = result.map(|(event, bytes)| {
+                        let result = result.map(|(mut event, bytes)| {
+                            event.encoded = Some(Arc::from(bytes.as_slice()));
                             revision = event.revision;
                             let object = Arc::clone(&event.object);
                             let after = (event.kind != EventKind::Deleted).then(|| Arc::clone(&object));

@@ -1,6 +1,10 @@
-//! The node health monitor's loop: reflectors on nodes, node Leases and pods; a [`decide`] pass
-//! every monitor period and whenever a node's cordon or condition statuses change; the plan's
-//! writes carried out with bounded concurrency.
+//! The node health monitor's loop: reflectors on nodes and node Leases; a [`decide`] pass every
+//! monitor period and whenever a node's cordon or condition statuses change; the plan's writes
+//! carried out with bounded concurrency.
+//!
+//! Pods are listed only in the passes that mark a node's pods not ready. Keeping a reflector on
+//! every pod for that rare moment cost a copy of every pod and the decoding of every pod write
+//! (5% of the CPU of a 10,000-node rollout).
 //!
 //! Every write is guarded by the node's resourceVersion, so a kubelet posting status at the same
 //! moment wins and the next pass decides again from what it wrote.
@@ -12,7 +16,7 @@ use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
@@ -31,12 +35,18 @@ const MAX_IN_FLIGHT: usize = 16;
 /// Events applied before a pass may run.
 const MAX_EVENTS_PER_BATCH: usize = 4096;
 
-/// One watch event (boxed: objects are large and events are moved once). Leases and pods only
-/// matter through their stores, so their events carry nothing but "the initial list is done".
+/// A pass called for by a node change waits, after the previous pass, at least this many times
+/// as long as that pass took. A pass looks at every node (about 25 ms for 10,000), and while a
+/// large fleet registers every batch of new nodes is a change: unpaced, the monitor spent a
+/// core on back-to-back passes. Paced, it takes at most 1/(1 + PACE) of one, and on small
+/// clusters, where a pass takes well under a millisecond, reacts as fast as before.
+const PACE: u32 = 4;
+
+/// One watch event (boxed: objects are large and events are moved once). Leases only matter
+/// through their store, so their events carry nothing but "the initial list is done".
 enum Change {
     Node(Box<watcher::Event<Node>>),
     LeasesSynced,
-    PodsSynced,
     Other,
     Failed(watcher::Error),
 }
@@ -70,8 +80,7 @@ struct Monitor {
     recorder: EventRecorder,
     nodes: Store<Node>,
     leases: Store<Lease>,
-    pods: Store<Pod>,
-    synced: [bool; 3],
+    synced: [bool; 2],
     fingerprints: HashMap<String, u64>,
     state: MonitorState,
     dirty: bool,
@@ -97,7 +106,6 @@ impl Monitor {
                 }
             },
             Change::LeasesSynced => self.synced[1] = true,
-            Change::PodsSynced => self.synced[2] = true,
             Change::Other => {}
             Change::Failed(error) => {
                 tracing::warn!(%error, "node lifecycle watch failed; retrying with backoff");
@@ -124,16 +132,24 @@ impl Monitor {
         if plan.updates.is_empty() {
             return;
         }
-        let mut pods_by_node: HashMap<String, Vec<Arc<Pod>>> = HashMap::new();
+        // `None`: the pods could not be listed, so no node's pods count as marked.
+        let mut pods_by_node: Option<HashMap<String, Vec<Pod>>> = Some(HashMap::new());
         if plan.updates.iter().any(|u| u.mark_pods_not_ready) {
-            for pod in self.pods.state() {
-                if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) {
-                    pods_by_node.entry(node).or_default().push(pod);
+            pods_by_node = match Api::<Pod>::all(self.client.clone()).list(&ListParams::default()).await {
+                Ok(list) => Some(list.items.into_iter().fold(HashMap::new(), |mut by_node, pod| {
+                    if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) {
+                        by_node.entry(node).or_insert_with(Vec::new).push(pod);
+                    }
+                    by_node
+                })),
+                Err(error) => {
+                    tracing::warn!(%error, "listing pods to mark not ready failed; the next pass retries");
+                    None
                 }
-            }
+            };
         }
         let work = plan.updates.into_iter().map(|update| {
-            let pods = pods_by_node.remove(update.name()).unwrap_or_default();
+            let pods = pods_by_node.as_mut().map(|by_node| by_node.remove(update.name()).unwrap_or_default());
             apply(self.client.clone(), self.recorder.clone(), update, pods, now)
         });
         let results: Vec<(String, bool)> =
@@ -155,12 +171,13 @@ fn log_failure(node: &str, what: &str, error: &kube::Error) {
     }
 }
 
-/// Carries out one node's update; returns whether its pods were all marked not ready.
+/// Carries out one node's update; returns whether its pods were all marked not ready. `pods` are
+/// the node's pods, `None` when they could not be listed.
 async fn apply(
     client: Client,
     recorder: EventRecorder,
     update: NodeUpdate,
-    pods: Vec<Arc<Pod>>,
+    pods: Option<Vec<Pod>>,
     now: Timestamp,
 ) -> (String, bool) {
     let name = update.name().to_owned();
@@ -191,9 +208,9 @@ async fn apply(
             format!("Node {name} status is now: {}", reasons::NODE_NOT_READY),
         );
     }
-    if !update.mark_pods_not_ready {
+    let Some(pods) = pods.filter(|_| update.mark_pods_not_ready) else {
         return (name, false);
-    }
+    };
     let mut all_marked = true;
     for pod in pods {
         let Some(conditions) = not_ready_conditions(&pod, now) else { continue };
@@ -205,7 +222,7 @@ async fn apply(
         });
         match api.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(_) => recorder.record(
-                reference(pod.as_ref()),
+                reference(&pod),
                 EventType::Warning,
                 reasons::NODE_NOT_READY,
                 "Node is not ready",
@@ -225,7 +242,6 @@ async fn apply(
 pub async fn run(client: Client, options: NodeLifecycleOptions) -> Result<(), Error> {
     let (nodes, node_writer) = reflector::store::<Node>();
     let (leases, lease_writer) = reflector::store::<Lease>();
-    let (pods, pod_writer) = reflector::store::<Pod>();
     let node_events = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .reflect(node_writer)
@@ -235,12 +251,7 @@ pub async fn run(client: Client, options: NodeLifecycleOptions) -> Result<(), Er
             .default_backoff()
             .reflect(lease_writer)
             .map(|r| synced_or_other(r, Change::LeasesSynced));
-    let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(pod_writer)
-        .map(|r| synced_or_other(r, Change::PodsSynced));
-    let mut changes =
-        futures::stream::select(node_events, futures::stream::select(lease_events, pod_events)).boxed();
+    let mut changes = futures::stream::select(node_events, lease_events).boxed();
     let mut ticks = tokio::time::interval(options.monitor_period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut monitor = Monitor {
@@ -249,19 +260,22 @@ pub async fn run(client: Client, options: NodeLifecycleOptions) -> Result<(), Er
         client,
         nodes,
         leases,
-        pods,
-        synced: [false; 3],
+        synced: [false; 2],
         fingerprints: HashMap::new(),
         state: MonitorState::default(),
         dirty: false,
     };
+    // The earliest time the next pass may run (see PACE).
+    let mut next_pass = tokio::time::Instant::now();
     loop {
+        let paced = monitor.dirty.then_some(next_pass);
         tokio::select! {
             change = changes.next() => match change {
                 Some(change) => monitor.observe(change),
                 None => return Err(Error::WatchEnded),
             },
             _ = ticks.tick() => monitor.dirty = true,
+            () = tokio::time::sleep_until(paced.unwrap_or(next_pass)), if paced.is_some() => {}
         }
         for _ in 0..MAX_EVENTS_PER_BATCH {
             match changes.next().now_or_never() {
@@ -270,8 +284,11 @@ pub async fn run(client: Client, options: NodeLifecycleOptions) -> Result<(), Er
                 None => break,
             }
         }
-        if monitor.dirty {
+        let started = tokio::time::Instant::now();
+        if monitor.dirty && started >= next_pass {
             monitor.pass().await;
+            let ended = tokio::time::Instant::now();
+            next_pass = ended + (ended - started).saturating_mul(PACE);
         }
     }
 }

@@ -92,10 +92,14 @@ impl NodeInfo {
 }
 
 /// Every node, sorted by name so decisions are deterministic.
+///
+/// Cloning is cheap enough to do per scheduling cycle (the name index is shared): the runtime
+/// builds a snapshot of the bare nodes only when a node changes in a way that matters, and
+/// clones it to add the pods.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     nodes: Vec<NodeInfo>,
-    index: HashMap<String, usize>,
+    index: Arc<HashMap<String, usize>>,
 }
 
 impl Snapshot {
@@ -103,7 +107,7 @@ impl Snapshot {
     pub fn new(nodes: impl IntoIterator<Item = Arc<Node>>) -> Snapshot {
         let mut infos: Vec<NodeInfo> = nodes.into_iter().map(NodeInfo::new).collect();
         infos.sort_by(|a, b| a.name().cmp(b.name()));
-        let index = infos.iter().enumerate().map(|(i, n)| (n.name().to_owned(), i)).collect();
+        let index = Arc::new(infos.iter().enumerate().map(|(i, n)| (n.name().to_owned(), i)).collect());
         Snapshot { nodes: infos, index }
     }
 

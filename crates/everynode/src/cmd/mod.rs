@@ -1,5 +1,6 @@
 //! The subcommands, one module each; `main` only parses arguments and dispatches.
 
+pub mod bench;
 pub mod controller;
 pub mod nodes;
 pub mod plan;
