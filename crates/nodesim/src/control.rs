@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::fleet::{Behaviour, Pool};
 use crate::node::object::kubelet_labels;
-use crate::node::{FAILED_ANNOTATION, POOL_LABEL, behaviour_annotation, pool_of};
+use crate::node::{FAILED_ANNOTATION, POOL_LABEL, behaviour_annotation, pool_of, pool_spec_annotation};
 use crate::runtime::registration;
 
 /// How many node creations run at once.
@@ -68,9 +68,23 @@ pub async fn find_pool(client: &Client, name: &str) -> Result<Pool, NodesError> 
     nodes.items.iter().find_map(pool_from_node).ok_or_else(|| NodesError::UnknownPool(name.to_owned()))
 }
 
-/// The pool a node was made from, if it carries a pool label.
+/// The pool a node was made from, if it carries a pool label: the template recorded at its
+/// registration, or, for nodes registered before templates were recorded, rebuilt from the node
+/// itself (which then also copies labels and taints added to it by hand).
 pub fn pool_from_node(node: &Node) -> Option<Pool> {
     let name = pool_of(node)?.to_owned();
+    let behaviour = behaviour_annotation(node)
+        .and_then(|text| serde_json::from_str::<Behaviour>(text).ok())
+        .unwrap_or_default();
+    let recorded = pool_spec_annotation(node).and_then(|text| {
+        let mut value: serde_json::Value = serde_json::from_str(text).ok()?;
+        let object = value.as_object_mut()?;
+        object.insert("count".to_owned(), json!(0));
+        serde_json::from_value::<Pool>(value).ok()
+    });
+    if let Some(pool) = recorded.filter(|pool| pool.name == name) {
+        return Some(Pool { behaviour, ..pool });
+    }
     let node_name = node.name_any();
     let prefix = node_name.trim_end_matches(|c: char| c.is_ascii_digit()).to_owned();
     let kubelet = kubelet_labels(&node_name);
@@ -86,9 +100,6 @@ pub fn pool_from_node(node: &Node) -> Option<Pool> {
         .as_ref()
         .and_then(|s| s.capacity.as_ref())
         .map(|c| c.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect())
-        .unwrap_or_default();
-    let behaviour = behaviour_annotation(node)
-        .and_then(|text| serde_json::from_str::<Behaviour>(text).ok())
         .unwrap_or_default();
     Some(Pool {
         name,
@@ -145,5 +156,31 @@ mod tests {
         assert_eq!(rebuilt.taints, pool.taints);
         assert_eq!(rebuilt.behaviour, pool.behaviour);
         assert_eq!(rebuilt.capacity, pool.effective_capacity());
+    }
+
+    #[test]
+    fn a_pool_ignores_labels_and_taints_added_to_its_node_by_hand() {
+        let fleet = Fleet::default_fleet(3);
+        let pool = &fleet.pools[1];
+        let mut node = registration(
+            pool,
+            "worker-1",
+            &NodeAddresses { internal_ip: std::net::Ipv4Addr::new(172, 16, 0, 3), pod_cidr: None },
+            jiff::Timestamp::from_second(0).unwrap(),
+        );
+        node.labels_mut().insert("ssd".to_owned(), "true".to_owned());
+        let taint = k8s_openapi::api::core::v1::Taint {
+            key: "dedicated".to_owned(),
+            value: Some("x".to_owned()),
+            effect: "NoExecute".to_owned(),
+            time_added: None,
+        };
+        node.spec.get_or_insert_default().taints = Some(vec![taint]);
+        let rebuilt = pool_from_node(&node).unwrap();
+        assert_eq!(rebuilt.name, pool.name);
+        assert_eq!(rebuilt.prefix(), pool.prefix());
+        assert_eq!(rebuilt.labels, pool.labels, "a hand-added label is not part of the pool");
+        assert_eq!(rebuilt.taints, pool.taints, "a hand-added taint is not part of the pool");
+        assert_eq!(rebuilt.behaviour, pool.behaviour);
     }
 }

@@ -191,8 +191,12 @@ async fn an_unpullable_image_shows_err_image_pull_then_image_pull_back_off() -> 
     })
     .await?;
     assert_eq!(phase(&pod).as_deref(), Some("Pending"));
-    let reasons = event_reasons(&cluster.client, "default", "puller").await?;
-    assert!(reasons.contains(&"Failed".to_owned()) && reasons.contains(&"BackOff".to_owned()), "{reasons:?}");
+    // Events are recorded after the status they describe, so they may trail it a little.
+    eventually("Failed and BackOff events", || async {
+        let reasons = event_reasons(&cluster.client, "default", "puller").await?;
+        Ok((reasons.contains(&"Failed".to_owned()) && reasons.contains(&"BackOff".to_owned())).then_some(()))
+    })
+    .await?;
     fleet.shutdown().await;
     Ok(())
 }

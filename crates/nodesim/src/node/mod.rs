@@ -19,6 +19,10 @@ pub const FAILED_ANNOTATION: &str = "everynode.io/failed";
 pub const BEHAVIOUR_ANNOTATION: &str = "everynode.io/behaviour";
 /// The fleet pool a node belongs to.
 pub const POOL_LABEL: &str = "everynode.io/pool";
+/// The pool's node template as JSON (prefix, labels, taints, capacity, unschedulable), written
+/// at registration: `everynode nodes add --pool P` builds new nodes from it, so a label or taint
+/// added by hand to one member is not copied to the new ones.
+pub const POOL_SPEC_ANNOTATION: &str = "everynode.io/pool-spec";
 
 fn annotation<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
     node.metadata.annotations.as_ref()?.get(key).map(String::as_str)
@@ -37,6 +41,11 @@ pub fn is_failed(node: &Node) -> bool {
 /// The node's behaviour annotation, if any.
 pub fn behaviour_annotation(node: &Node) -> Option<&str> {
     annotation(node, BEHAVIOUR_ANNOTATION)
+}
+
+/// The node's pool template annotation, if any.
+pub fn pool_spec_annotation(node: &Node) -> Option<&str> {
+    annotation(node, POOL_SPEC_ANNOTATION)
 }
 
 /// The node's pool, if it came from a fleet.

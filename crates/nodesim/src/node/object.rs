@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Node, NodeSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{BEHAVIOUR_ANNOTATION, POOL_LABEL, status};
+use super::{BEHAVIOUR_ANNOTATION, POOL_LABEL, POOL_SPEC_ANNOTATION, status};
 use crate::fleet::{Behaviour, Pool};
 use crate::network::Cidr;
 
@@ -41,6 +41,19 @@ pub fn behaviour_json(behaviour: &Behaviour) -> String {
     serde_json::to_string(behaviour).unwrap_or_default()
 }
 
+/// The pool template annotation's value: the pool without its count and behaviour (the
+/// behaviour has an annotation of its own, which a fleet file change refreshes), with the
+/// capacity its nodes actually get.
+pub fn pool_spec_json(pool: &Pool) -> String {
+    let template = Pool { capacity: pool.effective_capacity(), ..pool.clone() };
+    let mut value = serde_json::to_value(&template).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("count");
+        object.remove("behaviour");
+    }
+    value.to_string()
+}
+
 /// Node `name` of `pool`, with the full status a kubelet registers (Ready, capacity, addresses,
 /// nodeInfo), the pool's labels and taints, and its behaviour as an annotation.
 pub fn registration(pool: &Pool, name: &str, addresses: &NodeAddresses, now: Timestamp) -> Node {
@@ -49,6 +62,7 @@ pub fn registration(pool: &Pool, name: &str, addresses: &NodeAddresses, now: Tim
     labels.extend(pool.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     let annotations: BTreeMap<String, String> = [
         (BEHAVIOUR_ANNOTATION.to_owned(), behaviour_json(&pool.behaviour)),
+        (POOL_SPEC_ANNOTATION.to_owned(), pool_spec_json(pool)),
         ("node.alpha.kubernetes.io/ttl".to_owned(), "0".to_owned()),
         ("volumes.kubernetes.io/controller-managed-attach-detach".to_owned(), "true".to_owned()),
     ]

@@ -16,8 +16,8 @@ use serde_json::json;
 
 use crate::fleet::{Fleet, Pool};
 use crate::network::AddressPlan;
-use crate::node::object::{NodeAddresses, behaviour_json, registration};
-use crate::node::{BEHAVIOUR_ANNOTATION, behaviour_annotation};
+use crate::node::object::{NodeAddresses, behaviour_json, pool_spec_json, registration};
+use crate::node::{BEHAVIOUR_ANNOTATION, POOL_SPEC_ANNOTATION, behaviour_annotation, pool_spec_annotation};
 
 /// All nodes of the cluster and an address plan that avoids their addresses.
 pub(crate) async fn survey(client: &Client) -> Result<(Vec<Node>, AddressPlan), kube::Error> {
@@ -78,9 +78,12 @@ pub(crate) async fn register(
         match existing.get(&name) {
             None => creates.push(new_node(pool, &name, &mut plan, now)),
             Some(node) => {
-                let wanted = behaviour_json(&pool.behaviour);
-                if behaviour_annotation(node) != Some(wanted.as_str()) {
-                    refreshes.push((name, wanted));
+                let behaviour = behaviour_json(&pool.behaviour);
+                let spec = pool_spec_json(pool);
+                if behaviour_annotation(node) != Some(behaviour.as_str())
+                    || pool_spec_annotation(node) != Some(spec.as_str())
+                {
+                    refreshes.push((name, behaviour, spec));
                 }
             }
         }
@@ -88,8 +91,8 @@ pub(crate) async fn register(
     let created = creates.len();
     create_all(client, creates, concurrency).await?;
     let api: Api<Node> = Api::all(client.clone());
-    for (name, behaviour) in &refreshes {
-        let patch = json!({"metadata": {"annotations": {BEHAVIOUR_ANNOTATION: behaviour}}});
+    for (name, behaviour, spec) in &refreshes {
+        let patch = json!({"metadata": {"annotations": {BEHAVIOUR_ANNOTATION: behaviour, POOL_SPEC_ANNOTATION: spec}}});
         match api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 404 => {}
