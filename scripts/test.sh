@@ -14,6 +14,19 @@ fi
 export PATH="$PWD/.venv/bin:$PATH"
 kubectl version --client >/dev/null
 
+# A real container registry for the updater's registry tests (crates/updater/tests/registry.rs
+# starts Debian's docker-registry, distribution 2.8, on loopback ports). Installed when missing,
+# as root or through sudo. Where an init system runs, the package starts a service on :5000 that
+# the tests do not use; it is stopped and disabled so that nothing is left listening.
+if [ ! -x /usr/bin/docker-registry ]; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null
+  if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
+    "${SUDO[@]}" systemctl disable --now docker-registry
+  fi
+fi
+
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,383 @@
+//! The updater's runtime loop: reflectors on DaemonSets and UpdateRequests, registry polls in
+//! the background, webhook pushes from a channel, and a pass every tick that feeds what is known
+//! to the pure decisions ([`crate::workflow`], [`crate::rollback`]) and carries out their
+//! actions through the API.
+//!
+//! Each pass decides from scratch, so nothing is lost across restarts: the state that matters
+//! lives in the cluster (annotations on the DaemonSet, UpdateRequests). Writes are guarded by
+//! resourceVersion or are creates, so a pass deciding from a slightly stale cache gets a 409
+//! instead of doing something twice.
+
+mod act;
+mod health;
+mod poll;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use everynode_controllers::events::EventRecorder;
+use futures::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::DaemonSet;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use tokio::sync::mpsc;
+
+use crate::annotations::{self, UpdateConfig};
+use crate::history;
+use crate::image::ImageRef;
+use crate::metrics::Metrics;
+use crate::notify::Notifier;
+use crate::policy::{Candidate, Policy};
+use crate::registry::TagSource;
+use crate::request::{Phase, UpdateRequest};
+use crate::webhook::ImagePush;
+use crate::workflow::{self, Situation};
+
+use self::poll::{PollKey, Polls};
+
+/// The `kind` label of the metrics and the target kind of requests.
+const KIND: &str = "DaemonSet";
+
+/// The component name on Events.
+pub const COMPONENT: &str = "everynode-updater";
+
+/// Event reasons, as constants so that tests and docs name the same strings.
+pub mod reasons {
+    /// An annotation has an invalid value; the DaemonSet is skipped.
+    pub const INVALID_CONFIG: &str = "InvalidUpdateConfig";
+    /// An UpdateRequest was created.
+    pub const UPDATE_REQUESTED: &str = "UpdateRequested";
+    /// A new image was written to the template.
+    pub const UPDATE_APPLIED: &str = "UpdateApplied";
+    /// An update could not be applied.
+    pub const UPDATE_FAILED: &str = "UpdateFailed";
+    /// The rollout after an update failed its health checks and was rolled back.
+    pub const ROLLED_BACK: &str = "RolledBack";
+    /// The rollout after an update completed.
+    pub const ROLLOUT_SUCCEEDED: &str = "UpdateRolloutSucceeded";
+    /// Watching the rollout ended without a verdict.
+    pub const ROLLOUT_WATCH_ENDED: &str = "UpdateRolloutWatchEnded";
+    /// With OnDelete, the template changed but pods change only when deleted.
+    pub const ON_DELETE: &str = "UpdateAwaitsPodDeletion";
+}
+
+/// How the updater runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How often a pass runs.
+    pub tick: Duration,
+    /// Polling interval for DaemonSets without `headwind.sh/polling-interval`.
+    pub polling_interval: Duration,
+    /// Time between two health checks of a rollout.
+    pub health_check_interval: Duration,
+    /// How long a new UpdateRequest waits for a decision.
+    pub request_ttl: Duration,
+    /// Registry polls running at once.
+    pub poll_concurrency: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            tick: Duration::from_secs(1),
+            polling_interval: Duration::from_secs(300),
+            health_check_interval: Duration::from_secs(10),
+            request_ttl: workflow::DEFAULT_REQUEST_TTL,
+            poll_concurrency: 8,
+        }
+    }
+}
+
+/// Why the updater stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A watch stream ended, which only happens when the client is gone.
+    #[error("the {0} watch ended")]
+    WatchEnded(&'static str),
+}
+
+/// The updater: everything a pass needs.
+pub struct Updater<R: TagSource + 'static> {
+    client: Client,
+    options: Options,
+    metrics: Metrics,
+    notifier: Arc<Notifier>,
+    recorder: EventRecorder,
+    polls: Polls<R>,
+    /// Tags announced by webhooks, by repository key.
+    pushed: HashMap<String, Vec<Candidate>>,
+    /// Config errors already reported, by DaemonSet uid and the annotations' text, so a bad
+    /// annotation is reported once, not every pass.
+    reported: HashMap<String, String>,
+    /// When each watched rollout was last checked, by DaemonSet uid.
+    last_checks: HashMap<String, tokio::time::Instant>,
+}
+
+impl<R: TagSource + 'static> Updater<R> {
+    /// An updater over `client`, polling through `registry`.
+    pub fn new(
+        client: Client,
+        registry: R,
+        notifier: Arc<Notifier>,
+        metrics: Metrics,
+        options: Options,
+    ) -> Self {
+        let recorder = EventRecorder::new(client.clone(), COMPONENT);
+        let polls = Polls::new(client.clone(), Arc::new(registry), metrics.clone(), options.poll_concurrency);
+        Updater {
+            client,
+            options,
+            metrics,
+            notifier,
+            recorder,
+            polls,
+            pushed: HashMap::new(),
+            reported: HashMap::new(),
+            last_checks: HashMap::new(),
+        }
+    }
+
+    /// Runs until a watch ends. `pushes` carries webhook announcements.
+    pub async fn run(mut self, mut pushes: mpsc::Receiver<ImagePush>) -> Result<(), Error> {
+        let (ds_store, ds_writer) = reflector::store::<DaemonSet>();
+        let mut ds_events =
+            watcher(kube::Api::<DaemonSet>::all(self.client.clone()), watcher::Config::default())
+                .default_backoff()
+                .reflect(ds_writer)
+                .boxed();
+        let (ur_store, ur_writer) = reflector::store::<UpdateRequest>();
+        let mut ur_events =
+            watcher(kube::Api::<UpdateRequest>::all(self.client.clone()), watcher::Config::default())
+                .default_backoff()
+                .reflect(ur_writer)
+                .boxed();
+        let mut ticks = tokio::time::interval(self.options.tick);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut synced = (false, false);
+        loop {
+            tokio::select! {
+                event = ds_events.next() => match event {
+                    Some(Ok(watcher::Event::InitDone)) => synced.0 = true,
+                    Some(Err(error)) => tracing::warn!(%error, "daemonset watch failed; retrying"),
+                    Some(Ok(_)) => {}
+                    None => return Err(Error::WatchEnded("daemonset")),
+                },
+                event = ur_events.next() => match event {
+                    Some(Ok(watcher::Event::InitDone)) => synced.1 = true,
+                    Some(Err(error)) => tracing::warn!(
+                        %error,
+                        "updaterequest watch failed (is the CRD {} installed?); retrying",
+                        crate::request::CRD_NAME
+                    ),
+                    Some(Ok(_)) => {}
+                    None => return Err(Error::WatchEnded("updaterequest")),
+                },
+                Some(push) = pushes.recv() => self.remember_push(push),
+                Some(result) = self.polls.next_result() => self.polls.record(result),
+                _ = ticks.tick() => {
+                    if synced.0 && synced.1 {
+                        self.pass(&ds_store, &ur_store).await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn remember_push(&mut self, push: ImagePush) {
+        let Some(tag) = push.tag else { return };
+        let Ok(image) = ImageRef::parse(&format!("{}:{tag}", push.repository)) else {
+            tracing::info!(repository = %push.repository, %tag, "webhook push names no valid image; ignored");
+            return;
+        };
+        tracing::info!(image = %image, source = ?push.source, "image push announced");
+        let tags = self.pushed.entry(image.repository_key()).or_default();
+        tags.retain(|c| c.tag != tag);
+        let candidate = Candidate::new(tag);
+        tags.push(match push.digest {
+            Some(digest) => candidate.with_digest(digest),
+            None => candidate,
+        });
+    }
+
+    /// One pass over every configured DaemonSet and every UpdateRequest.
+    async fn pass(&mut self, daemon_sets: &Store<DaemonSet>, requests: &Store<UpdateRequest>) {
+        let now = Timestamp::now();
+        let requests = requests.state();
+        let mut watched = 0;
+        let mut pending = 0;
+        let mut running: HashMap<(String, String, String), String> = HashMap::new();
+        for ds in daemon_sets.state() {
+            let namespace = ds.namespace().unwrap_or_default();
+            let name = ds.name_any();
+            for (container, image, _) in containers(&ds) {
+                running.insert((namespace.clone(), name.clone(), container), image);
+            }
+            let Some(config) = self.config(&ds) else { continue };
+            watched += 1;
+            let mine: Vec<&UpdateRequest> =
+                requests.iter().filter(|r| targets(r, &namespace, &name)).map(|r| r.as_ref()).collect();
+            self.consider(&ds, &config, &mine, now).await;
+            if config.auto_rollback || ds.annotations().contains_key(crate::rollback::WATCH_ANNOTATION) {
+                self.check_health(&ds, &config, now).await;
+            }
+        }
+        for request in &requests {
+            let namespace = request.namespace().unwrap_or_default();
+            let target_ns = request.spec.target_ref.namespace.clone().unwrap_or_else(|| namespace.clone());
+            if request.phase() == Phase::Pending {
+                pending += 1;
+            }
+            let key = (
+                target_ns.clone(),
+                request.spec.target_ref.name.clone(),
+                request.spec.container_name.clone(),
+            );
+            let actions = workflow::reconcile_request(request, running.get(&key).map(String::as_str), now);
+            if actions.is_empty() {
+                continue;
+            }
+            let ds = daemon_sets.state().into_iter().find(|d| {
+                d.namespace().as_deref() == Some(target_ns.as_str())
+                    && d.name_any() == request.spec.target_ref.name
+            });
+            let config =
+                ds.as_ref().and_then(|d| UpdateConfig::from_annotations(d.annotations()).ok().flatten());
+            for action in actions {
+                self.act(ds.as_deref(), config.as_ref(), &namespace, action, now).await;
+            }
+        }
+        self.polls.sweep();
+        self.metrics.set_daemonsets_watched(watched);
+        self.metrics.set_pending(KIND, pending);
+    }
+
+    /// The DaemonSet's configuration, reporting invalid annotations once.
+    fn config(&mut self, ds: &DaemonSet) -> Option<UpdateConfig> {
+        let uid = ds.uid().unwrap_or_default();
+        match UpdateConfig::from_annotations(ds.annotations()) {
+            Ok(config) => {
+                self.reported.remove(&uid);
+                config
+            }
+            Err(errors) => {
+                let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                    + "; updates skipped";
+                if self.reported.get(&uid) != Some(&message) {
+                    tracing::warn!(daemonset = %ds.name_any(), namespace = ?ds.namespace(), %message, "invalid update configuration");
+                    self.recorder.record(
+                        everynode_controllers::events::reference(ds),
+                        everynode_controllers::events::EventType::Warning,
+                        reasons::INVALID_CONFIG,
+                        message.clone(),
+                    );
+                    self.reported.insert(uid, message);
+                }
+                None
+            }
+        }
+    }
+
+    /// Polls, judges and acts for every tracked container of `ds`.
+    async fn consider(
+        &mut self,
+        ds: &DaemonSet,
+        config: &UpdateConfig,
+        requests: &[&UpdateRequest],
+        now: Timestamp,
+    ) {
+        let namespace = ds.namespace().unwrap_or_default();
+        let name = ds.name_any();
+        let history =
+            history::read(ds.annotations().get(annotations::UPDATE_HISTORY).map(String::as_str)).entries;
+        let last_update = annotations::last_update(ds.annotations()).ok().flatten();
+        let mut seen = HashSet::new();
+        for (container, image_text, init) in containers(ds) {
+            let Ok(image) = ImageRef::parse(&image_text) else {
+                tracing::debug!(%container, image = %image_text, "unparseable image; not tracked");
+                continue;
+            };
+            if !config.tracks(&image, init) || !seen.insert(container.clone()) {
+                continue;
+            }
+            let force = matches!(config.policy, Policy::Force);
+            let mut candidates = Vec::new();
+            let mut current_digest = image.digest().map(str::to_owned);
+            if config.event_source.polls() {
+                let interval = config.polling_interval.unwrap_or(self.options.polling_interval);
+                let key = PollKey::new(ds, &image, force.then(|| image.tag_or_latest().to_owned()));
+                self.polls.ensure(key.clone(), ds, interval);
+                if let Some(result) = self.polls.latest(&key) {
+                    candidates.extend(result.tags.iter().cloned().map(Candidate::new));
+                    if current_digest.is_none() {
+                        current_digest = result.baseline_digest.clone();
+                    }
+                    if let Some(digest) = &result.digest {
+                        set_digest(&mut candidates, image.tag_or_latest(), digest);
+                    }
+                }
+            }
+            if config.event_source.accepts_webhooks()
+                && let Some(pushed) = self.pushed.get(&image.repository_key())
+            {
+                for push in pushed {
+                    match candidates.iter_mut().find(|c| c.tag == push.tag) {
+                        Some(existing) => existing.digest = push.digest.clone().or(existing.digest.take()),
+                        None => candidates.push(push.clone()),
+                    }
+                }
+            }
+            if candidates.is_empty() {
+                continue;
+            }
+            let choice = config.policy.choose(image.tag_or_latest(), current_digest.as_deref(), &candidates);
+            let container_requests: Vec<&UpdateRequest> =
+                requests.iter().copied().filter(|r| r.spec.container_name == container).collect();
+            let situation = Situation {
+                namespace: &namespace,
+                name: &name,
+                config,
+                container: &container,
+                current_image: &image_text,
+                requests: &container_requests,
+                history: &history,
+                last_update,
+                request_ttl: self.options.request_ttl,
+                now,
+            };
+            for action in workflow::decide(&situation, &image, choice.as_ref()) {
+                self.act(Some(ds), Some(config), &namespace, action, now).await;
+            }
+        }
+    }
+}
+
+/// Whether `request` targets DaemonSet `namespace/name`.
+fn targets(request: &UpdateRequest, namespace: &str, name: &str) -> bool {
+    let target = &request.spec.target_ref;
+    let target_ns = target.namespace.clone().or_else(|| request.namespace()).unwrap_or_default();
+    target.kind == KIND && target.name == name && target_ns == namespace
+}
+
+/// `(name, image, is_init)` of every container of the DaemonSet's template.
+fn containers(ds: &DaemonSet) -> Vec<(String, String, bool)> {
+    let Some(spec) = ds.spec.template.spec.as_ref() else { return Vec::new() };
+    let regular =
+        spec.containers.iter().map(|c| (c.name.clone(), c.image.clone().unwrap_or_default(), false));
+    let init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default(), true));
+    regular.chain(init).collect()
+}
+
+/// Records `digest` as the current digest of `tag` among `candidates`.
+fn set_digest(candidates: &mut Vec<Candidate>, tag: &str, digest: &str) {
+    match candidates.iter_mut().find(|c| c.tag == tag) {
+        Some(candidate) => candidate.digest = Some(digest.to_owned()),
+        None => candidates.push(Candidate::new(tag).with_digest(digest)),
+    }
+}

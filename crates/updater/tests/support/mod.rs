@@ -1,0 +1,3 @@
+//! Fixtures shared by the updater's integration tests (`mod support;`).
+
+pub mod registry;
