@@ -36,6 +36,8 @@ enum Command {
     Nodes(cmd::nodes::NodesArgs),
     /// Time scenarios on simulated nodes, the whole cluster in this process.
     Bench(cmd::bench::BenchArgs),
+    /// Run automated image updates (headwind.sh annotations) against any Kubernetes API server.
+    Updater(cmd::updater::UpdaterArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -69,6 +71,11 @@ fn main() -> anyhow::Result<ExitCode> {
             init_tracing_with_default("warn");
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(cmd::bench::run(args)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Updater(args) => {
+            init_tracing();
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(cmd::updater::run(args)).map(|()| ExitCode::SUCCESS)
         }
         Command::Server(args) => {
             init_tracing();

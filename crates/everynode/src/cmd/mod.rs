@@ -6,3 +6,4 @@ pub mod nodes;
 pub mod plan;
 pub mod server;
 pub mod up;
+pub mod updater;

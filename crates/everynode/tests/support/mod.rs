@@ -171,6 +171,10 @@ impl Cluster {
             full.push(path.into());
         }
         full.extend(["--data-dir".into(), dir.path().join("data").into()]);
+        if args.first() == Some(&"up") {
+            // Tests run clusters side by side: each picks a free port for the updater too.
+            full.extend(["--updater-listen".into(), "127.0.0.1:0".into()]);
+        }
         full.extend([
             "--listen".into(),
             "127.0.0.1:0".into(),

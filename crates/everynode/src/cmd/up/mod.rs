@@ -33,6 +33,11 @@ pub struct UpArgs {
     /// A fleet file describing node pools and their behaviour instead of --nodes.
     #[arg(long, value_name = "FILE")]
     pub fleet: Option<PathBuf>,
+    /// Do not run automated image updates (the headwind.sh annotations).
+    #[arg(long)]
+    pub no_updater: bool,
+    #[command(flatten)]
+    pub updater: super::updater::UpdaterSettings,
 }
 
 /// Runs the cluster until Ctrl-C or SIGTERM.
@@ -68,9 +73,18 @@ pub async fn run(args: &UpArgs) -> anyhow::Result<()> {
     spawn_controllers(&mut tasks, &client, Controllers::all());
     // Nodes already registered (a resumed data dir) keep their state; missing ones are created.
     let simulation = Fleet::run(client.clone(), fleet, RunOptions::default());
+    let updater = if args.no_updater {
+        None
+    } else {
+        super::updater::install_crd(&client).await?;
+        Some(super::updater::start(client.clone(), &args.updater).await?)
+    };
     tasks.spawn(view::run(client.clone()));
     let result = axum::serve(listener, server.router()).with_graceful_shutdown(shutdown_signal()).await;
     simulation.shutdown().await;
+    if let Some(updater) = updater {
+        updater.abort();
+    }
     tasks.abort_all();
     gc.abort();
     result.context("serving HTTP")?;
