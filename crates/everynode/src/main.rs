@@ -38,6 +38,8 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
     /// Run automated image updates (headwind.sh annotations) against any Kubernetes API server.
     Updater(cmd::updater::UpdaterArgs),
+    /// List, approve and reject proposed image updates (UpdateRequests).
+    Updates(cmd::updates::UpdatesArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -76,6 +78,11 @@ fn main() -> anyhow::Result<ExitCode> {
             init_tracing();
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(cmd::updater::run(args)).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Updates(args) => {
+            init_tracing_with_default("warn");
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(cmd::updates::run(args)).map(|()| ExitCode::SUCCESS)
         }
         Command::Server(args) => {
             init_tracing();

@@ -7,3 +7,4 @@ pub mod plan;
 pub mod server;
 pub mod up;
 pub mod updater;
+pub mod updates;
