@@ -106,7 +106,8 @@ async fn authenticate(State(state): State<ApiState>, mut request: Request, next:
             None => "invalid bearer token",
         },
     };
-    tracing::warn!(method = %request.method(), path = request.uri().path(), refusal, "approval API request refused");
+    let (method, path) = (request.method(), request.uri().path());
+    tracing::warn!(%method, path, refusal, "approval API request refused");
     ApiError::Unauthorized(refusal).into_response()
 }
 

@@ -343,7 +343,9 @@ async fn malformed_bodies_are_refused_before_anything_is_written() {
 async fn approving_with_a_kubectl_merge_patch_of_the_status_works_too() {
     let h = harness().await;
     create_request(&h.client, "r", &tomorrow(), None).await;
-    let patch = json!({"status": {"phase": "Approved", "approvedBy": "me@example.com", "approvedAt": "2025-11-06T10:30:00Z"}});
+    let patch = json!({"status": {
+        "phase": "Approved", "approvedBy": "me@example.com", "approvedAt": "2025-11-06T10:30:00Z"
+    }});
     Api::<UpdateRequest>::namespaced(h.client.clone(), NS)
         .patch_status("r", &PatchParams::default(), &Patch::Merge(&patch))
         .await
