@@ -310,3 +310,23 @@ async fn invalid_annotations_skip_the_daemonset_with_an_event() {
     assert_eq!(image_of(&api.get("web").await.unwrap()), "nginx:1.25.0");
     assert_eq!(*cluster.registry.polls.lock().unwrap(), 0, "a skipped DaemonSet is not polled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_for_other_kinds_are_left_to_their_own_updater() {
+    let cluster = cluster().await;
+    let urs: Api<UpdateRequest> = Api::namespaced(cluster.client.clone(), "default");
+    let request: UpdateRequest = serde_json::from_value(json!({
+        "apiVersion": "headwind.sh/v1alpha1", "kind": "UpdateRequest",
+        "metadata": {"name": "web-update-1-26-0", "namespace": "default"},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "namespace": "default"},
+            "containerName": "web", "currentImage": "nginx:1.25.0", "newImage": "nginx:1.26.0"
+        }
+    }))
+    .unwrap();
+    urs.create(&PostParams::default(), &request).await.unwrap();
+    let approve = json!({"status": {"phase": "Approved", "approvedBy": "carol"}});
+    urs.patch_status("web-update-1-26-0", &PatchParams::default(), &Patch::Merge(&approve)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(urs.get("web-update-1-26-0").await.unwrap().phase(), Phase::Approved);
+}

@@ -231,6 +231,11 @@ impl<R: TagSource + 'static> Updater<R> {
     ) {
         let namespace = ds.namespace().unwrap_or_default();
         let name = ds.name_any();
+        let attempt =
+            (ds.uid().unwrap_or_default(), application.container.clone(), application.new_image.clone());
+        if self.failed_applies.contains_key(&attempt) {
+            return;
+        }
         let auto_rollback = config.is_some_and(|c| c.auto_rollback);
         let mut watches = rollback::read_watches(ds.annotations().get(WATCH_ANNOTATION).map(String::as_str))
             .unwrap_or_default();
@@ -326,6 +331,7 @@ impl<R: TagSource + 'static> Updater<R> {
             }
             Err(error) => {
                 tracing::warn!(daemonset = %name, namespace, %error, "applying the update failed");
+                self.failed_applies.insert(attempt, tokio::time::Instant::now());
                 self.metrics.update_failed(KIND);
                 self.recorder.record(
                     reference(ds),

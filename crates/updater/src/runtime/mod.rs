@@ -41,6 +41,9 @@ use self::poll::{PollKey, Polls};
 /// The `kind` label of the metrics and the target kind of requests.
 const KIND: &str = "DaemonSet";
 
+/// Webhook-announced tags remembered per repository.
+const MAX_PUSHED_TAGS: usize = 256;
+
 /// The component name on Events.
 pub const COMPONENT: &str = "everynode-updater";
 
@@ -77,6 +80,10 @@ pub struct Options {
     pub request_ttl: Duration,
     /// Registry polls running at once.
     pub poll_concurrency: usize,
+    /// After an update failed to apply (anything but a conflict), the same update is not tried
+    /// again for this long: every pass would otherwise repeat the failure, its Event and its
+    /// notification.
+    pub failed_apply_backoff: Duration,
 }
 
 impl Default for Options {
@@ -87,6 +94,7 @@ impl Default for Options {
             health_check_interval: Duration::from_secs(10),
             request_ttl: workflow::DEFAULT_REQUEST_TTL,
             poll_concurrency: 8,
+            failed_apply_backoff: Duration::from_secs(60),
         }
     }
 }
@@ -114,6 +122,8 @@ pub struct Updater<R: TagSource + 'static> {
     reported: HashMap<String, String>,
     /// When each watched rollout was last checked, by DaemonSet uid.
     last_checks: HashMap<String, tokio::time::Instant>,
+    /// Updates that failed to apply, by (DaemonSet uid, container, image), and when.
+    failed_applies: HashMap<(String, String, String), tokio::time::Instant>,
 }
 
 impl<R: TagSource + 'static> Updater<R> {
@@ -137,6 +147,7 @@ impl<R: TagSource + 'static> Updater<R> {
             pushed: HashMap::new(),
             reported: HashMap::new(),
             last_checks: HashMap::new(),
+            failed_applies: HashMap::new(),
         }
     }
 
@@ -195,6 +206,10 @@ impl<R: TagSource + 'static> Updater<R> {
         tracing::info!(image = %image, source = ?push.source, "image push announced");
         let tags = self.pushed.entry(image.repository_key()).or_default();
         tags.retain(|c| c.tag != tag);
+        // Announced tags only add candidates; the newest few are plenty to choose from.
+        if tags.len() >= MAX_PUSHED_TAGS {
+            tags.remove(0);
+        }
         let candidate = Candidate::new(tag);
         tags.push(match push.digest {
             Some(digest) => candidate.with_digest(digest),
@@ -206,50 +221,52 @@ impl<R: TagSource + 'static> Updater<R> {
     async fn pass(&mut self, daemon_sets: &Store<DaemonSet>, requests: &Store<UpdateRequest>) {
         let now = Timestamp::now();
         let requests = requests.state();
+        let daemon_sets = daemon_sets.state();
         let mut watched = 0;
-        let mut pending = 0;
-        let mut running: HashMap<(String, String, String), String> = HashMap::new();
-        for ds in daemon_sets.state() {
+        let mut by_key: HashMap<(String, String), &DaemonSet> = HashMap::new();
+        for ds in &daemon_sets {
             let namespace = ds.namespace().unwrap_or_default();
             let name = ds.name_any();
-            for (container, image, _) in containers(&ds) {
-                running.insert((namespace.clone(), name.clone(), container), image);
-            }
-            let Some(config) = self.config(&ds) else { continue };
+            by_key.insert((namespace.clone(), name.clone()), ds);
+            let Some(config) = self.config(ds) else { continue };
             watched += 1;
             let mine: Vec<&UpdateRequest> =
                 requests.iter().filter(|r| targets(r, &namespace, &name)).map(|r| r.as_ref()).collect();
-            self.consider(&ds, &config, &mine, now).await;
+            self.consider(ds, &config, &mine, now).await;
             if config.auto_rollback || ds.annotations().contains_key(crate::rollback::WATCH_ANNOTATION) {
-                self.check_health(&ds, &config, now).await;
+                self.check_health(ds, &config, now).await;
             }
         }
+        let mut pending = 0;
         for request in &requests {
+            // Requests for other kinds (Headwind's Deployments, say) belong to another updater.
+            if request.spec.target_ref.kind != KIND {
+                continue;
+            }
             let namespace = request.namespace().unwrap_or_default();
             let target_ns = request.spec.target_ref.namespace.clone().unwrap_or_else(|| namespace.clone());
             if request.phase() == Phase::Pending {
                 pending += 1;
             }
-            let key = (
-                target_ns.clone(),
-                request.spec.target_ref.name.clone(),
-                request.spec.container_name.clone(),
-            );
-            let actions = workflow::reconcile_request(request, running.get(&key).map(String::as_str), now);
+            let ds = by_key.get(&(target_ns, request.spec.target_ref.name.clone())).copied();
+            let running = ds.and_then(|ds| {
+                containers(ds)
+                    .into_iter()
+                    .find(|(container, _, _)| *container == request.spec.container_name)
+                    .map(|(_, image, _)| image)
+            });
+            let actions = workflow::reconcile_request(request, running.as_deref(), now);
             if actions.is_empty() {
                 continue;
             }
-            let ds = daemon_sets.state().into_iter().find(|d| {
-                d.namespace().as_deref() == Some(target_ns.as_str())
-                    && d.name_any() == request.spec.target_ref.name
-            });
-            let config =
-                ds.as_ref().and_then(|d| UpdateConfig::from_annotations(d.annotations()).ok().flatten());
+            let config = ds.and_then(|d| UpdateConfig::from_annotations(d.annotations()).ok().flatten());
             for action in actions {
-                self.act(ds.as_deref(), config.as_ref(), &namespace, action, now).await;
+                self.act(ds, config.as_ref(), &namespace, action, now).await;
             }
         }
         self.polls.sweep();
+        let retry_after = self.options.failed_apply_backoff;
+        self.failed_applies.retain(|_, at| at.elapsed() < retry_after);
         self.metrics.set_daemonsets_watched(watched);
         self.metrics.set_pending(KIND, pending);
     }
