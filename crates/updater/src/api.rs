@@ -293,34 +293,13 @@ impl ApiError {
             ApiError::Kubernetes(_) => StatusCode::BAD_GATEWAY,
         }
     }
-
-    /// The `reason` of the `Status` body, as the Kubernetes API names it.
-    fn reason(&self) -> &'static str {
-        match self.status() {
-            StatusCode::UNAUTHORIZED => "Unauthorized",
-            StatusCode::BAD_REQUEST => "BadRequest",
-            StatusCode::PAYLOAD_TOO_LARGE => "RequestEntityTooLarge",
-            StatusCode::NOT_FOUND => "NotFound",
-            StatusCode::CONFLICT => "Conflict",
-            _ => "InternalError",
-        }
-    }
 }
 
 impl IntoResponse for ApiError {
     /// Answers with a Kubernetes `Status`, like every other everynode endpoint.
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = serde_json::json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.to_string(),
-            "reason": self.reason(),
-            "code": status.as_u16(),
-        });
-        let mut response = (status, Json(body)).into_response();
+        let mut response = crate::status::failure(status, self.to_string());
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(CHALLENGE));
         }

@@ -17,6 +17,7 @@ pub mod registry;
 pub mod request;
 pub mod rollback;
 pub mod runtime;
+pub mod status;
 pub mod version;
 pub mod webhook;
 pub mod workflow;

@@ -261,32 +261,13 @@ impl WebhookError {
             WebhookError::QueueFull | WebhookError::QueueClosed => WebhookResult::Unavailable,
         }
     }
-
-    /// The `reason` of the Kubernetes `Status` body, as the API server would name it.
-    fn reason(&self) -> &'static str {
-        match self.status() {
-            StatusCode::UNAUTHORIZED => "Unauthorized",
-            StatusCode::PAYLOAD_TOO_LARGE => "RequestEntityTooLarge",
-            StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailable",
-            _ => "BadRequest",
-        }
-    }
 }
 
 impl IntoResponse for WebhookError {
     /// Answers with a Kubernetes `Status`, like every other everynode endpoint.
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = serde_json::json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.to_string(),
-            "reason": self.reason(),
-            "code": status.as_u16(),
-        });
-        let mut response = (status, axum::Json(body)).into_response();
+        let mut response = crate::status::failure(status, self.to_string());
         if matches!(self, WebhookError::QueueFull | WebhookError::QueueClosed) {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
         }
