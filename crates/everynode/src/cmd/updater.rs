@@ -19,6 +19,7 @@ use everynode_updater::registry::{OciRegistry, RegistryConfig};
 use everynode_updater::request::CRD_YAML;
 use everynode_updater::runtime::{Options, Updater};
 use everynode_updater::webhook::{SigningSecret, WebhookState};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, PostParams};
 
@@ -41,8 +42,12 @@ pub struct UpdaterSettings {
     #[arg(long, value_name = "FILE")]
     pub approval_tokens: Option<PathBuf>,
     /// Slack, Teams and webhook notification settings (JSON).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "notify_secret")]
     pub notify_config: Option<PathBuf>,
+    /// Notification settings from a Secret instead (keys slack-webhook-url, teams-webhook-url,
+    /// webhook-url, webhook-secret, and optional *-events filters), read at start.
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub notify_secret: Option<String>,
     /// Registry polling interval for DaemonSets without headwind.sh/polling-interval.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub polling_interval: u64,
@@ -97,6 +102,19 @@ pub async fn install_crd(client: &kube::Client) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reads notification settings from Secret `namespace/name`.
+async fn notify_from_secret(client: &kube::Client, secret: &str) -> anyhow::Result<NotifyConfig> {
+    let Some((namespace, name)) = secret.split_once('/') else {
+        anyhow::bail!("--notify-secret {secret:?}: expected NAMESPACE/NAME");
+    };
+    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await
+        .with_context(|| format!("reading Secret {namespace}/{name}"))?;
+    let data = secret.data.unwrap_or_default().into_iter().map(|(key, value)| (key, value.0)).collect();
+    NotifyConfig::from_secret_data(&data).with_context(|| format!("Secret {namespace}/{name}"))
+}
+
 /// Starts the updater and its HTTP listener on `client`; the task runs until aborted.
 pub async fn start(
     client: kube::Client,
@@ -111,9 +129,12 @@ pub async fn start(
     // reqwest (registries and notifications) uses rustls with the process-wide provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let metrics = Metrics::new();
-    let notify = match &settings.notify_config {
-        Some(path) => NotifyConfig::from_file(path).with_context(|| format!("reading {}", path.display()))?,
-        None => NotifyConfig::default(),
+    let notify = match (&settings.notify_config, &settings.notify_secret) {
+        (Some(path), _) => {
+            NotifyConfig::from_file(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        (None, Some(secret)) => notify_from_secret(&client, secret).await?,
+        (None, None) => NotifyConfig::default(),
     };
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
