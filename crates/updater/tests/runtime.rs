@@ -78,6 +78,11 @@ struct Cluster {
 }
 
 async fn cluster() -> Cluster {
+    cluster_with(Options::default()).await
+}
+
+/// A cluster whose updater runs with `options` (its timings made fast for tests).
+async fn cluster_with(options: Options) -> Cluster {
     let store = Store::open_in_memory(StoreOptions::default()).unwrap();
     let server = ApiServer::new(store).await.unwrap();
     server.spawn_background();
@@ -90,7 +95,7 @@ async fn cluster() -> Cluster {
         tick: Duration::from_millis(50),
         polling_interval: Duration::from_millis(200),
         health_check_interval: Duration::from_millis(100),
-        ..Options::default()
+        ..options
     };
     let notifier = Arc::new(Notifier::new(&NotifyConfig::default(), NoTransport));
     let updater = Updater::new(client.clone(), registry.clone(), notifier, metrics.clone(), options);
@@ -329,4 +334,42 @@ async fn requests_for_other_kinds_are_left_to_their_own_updater() {
     urs.patch_status("web-update-1-26-0", &PatchParams::default(), &Patch::Merge(&approve)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(urs.get("web-update-1-26-0").await.unwrap().phase(), Phase::Approved);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_event_source_applies_without_the_annotation_and_typos_are_reported() {
+    use everynode_updater::annotations::EventSource;
+    let cluster =
+        cluster_with(Options { default_event_source: EventSource::Both, ..Options::default() }).await;
+    cluster.registry.set("docker.io/prom/node-exporter", &["v1.5.0", "v1.6.0"]);
+    // The seed's node-exporter annotations, plus a misspelt key.
+    let annotations = json!({
+        "headwind.sh/policy": "minor",
+        "headwind.sh/require-approval": "false",
+        "headwind.sh/min-update-interval": "43200",
+        "headwind.sh/auto-rollbak": "true",
+    });
+    let api: Api<DaemonSet> = Api::namespaced(cluster.client.clone(), "default");
+    api.create(
+        &PostParams::default(),
+        &daemon_set("node-exporter", "prom/node-exporter:v1.5.0", annotations),
+    )
+    .await
+    .unwrap();
+    eventually("the polled update", || async {
+        (image_of(&api.get("node-exporter").await.unwrap()) == "prom/node-exporter:v1.6.0").then_some(())
+    })
+    .await;
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(cluster.client.clone(), "default");
+    let event = eventually("an UnknownUpdateAnnotation event", || async {
+        events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("UnknownUpdateAnnotation"))
+    })
+    .await;
+    assert!(event.message.unwrap_or_default().contains("headwind.sh/auto-rollbak"));
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use everynode_updater::annotations::EventSource;
 use everynode_updater::api::{ApiState, Tokens};
 use everynode_updater::metrics::Metrics;
 use everynode_updater::notify::{Notifier, NotifyConfig, ReqwestTransport};
@@ -48,6 +49,10 @@ pub struct UpdaterSettings {
     /// webhook-url, webhook-secret, and optional *-events filters), read at start.
     #[arg(long, value_name = "NAMESPACE/NAME")]
     pub notify_secret: Option<String>,
+    /// How DaemonSets without headwind.sh/event-source learn of new images: Headwind's default
+    /// is webhooks only; `both` also polls the registry.
+    #[arg(long, value_enum, default_value = "webhook")]
+    pub default_event_source: DefaultEventSource,
     /// Registry polling interval for DaemonSets without headwind.sh/polling-interval.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub polling_interval: u64,
@@ -57,6 +62,30 @@ pub struct UpdaterSettings {
     /// Registries reached over plain HTTP (loopback ones always are), repeatable.
     #[arg(long, value_name = "HOST[:PORT]")]
     pub insecure_registry: Vec<String>,
+}
+
+/// The event sources `--default-event-source` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DefaultEventSource {
+    /// Registry webhooks only.
+    Webhook,
+    /// Registry polling only.
+    Polling,
+    /// Both.
+    Both,
+    /// Neither: only UpdateRequests created by hand are acted on.
+    None,
+}
+
+impl From<DefaultEventSource> for EventSource {
+    fn from(source: DefaultEventSource) -> Self {
+        match source {
+            DefaultEventSource::Webhook => EventSource::Webhook,
+            DefaultEventSource::Polling => EventSource::Polling,
+            DefaultEventSource::Both => EventSource::Both,
+            DefaultEventSource::None => EventSource::None,
+        }
+    }
 }
 
 /// Run automated image updates against an API server reached through a kubeconfig.
@@ -160,6 +189,7 @@ pub async fn start(
     let options = Options {
         polling_interval: Duration::from_secs(settings.polling_interval.max(10)),
         health_check_interval: Duration::from_secs(settings.health_check_interval.max(1)),
+        default_event_source: settings.default_event_source.into(),
         ..Options::default()
     };
     let (pushes, received) = tokio::sync::mpsc::channel(1024);

@@ -25,7 +25,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
 
-use crate::annotations::{self, UpdateConfig};
+use crate::annotations::{self, EventSource, UpdateConfig};
 use crate::history;
 use crate::image::ImageRef;
 use crate::metrics::Metrics;
@@ -51,6 +51,8 @@ pub const COMPONENT: &str = "everynode-updater";
 pub mod reasons {
     /// An annotation has an invalid value; the DaemonSet is skipped.
     pub const INVALID_CONFIG: &str = "InvalidUpdateConfig";
+    /// A `headwind.sh/` annotation nobody reads (a typo?); the rest of the config applies.
+    pub const UNKNOWN_ANNOTATION: &str = "UnknownUpdateAnnotation";
     /// An UpdateRequest was created.
     pub const UPDATE_REQUESTED: &str = "UpdateRequested";
     /// A new image was written to the template.
@@ -72,6 +74,9 @@ pub mod reasons {
 pub struct Options {
     /// How often a pass runs.
     pub tick: Duration,
+    /// How DaemonSets without `headwind.sh/event-source` detect new images (Headwind's
+    /// default is webhooks only).
+    pub default_event_source: EventSource,
     /// Polling interval for DaemonSets without `headwind.sh/polling-interval`.
     pub polling_interval: Duration,
     /// Time between two health checks of a rollout.
@@ -90,6 +95,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             tick: Duration::from_secs(1),
+            default_event_source: EventSource::default(),
             polling_interval: Duration::from_secs(300),
             health_check_interval: Duration::from_secs(10),
             request_ttl: workflow::DEFAULT_REQUEST_TTL,
@@ -271,30 +277,48 @@ impl<R: TagSource + 'static> Updater<R> {
         self.metrics.set_pending(KIND, pending);
     }
 
-    /// The DaemonSet's configuration, reporting invalid annotations once.
+    /// The DaemonSet's configuration, reporting invalid annotations (and unknown `headwind.sh/`
+    /// keys, most likely typos that would silently do nothing) once per distinct problem.
     fn config(&mut self, ds: &DaemonSet) -> Option<UpdateConfig> {
         let uid = ds.uid().unwrap_or_default();
-        match UpdateConfig::from_annotations(ds.annotations()) {
-            Ok(config) => {
-                self.reported.remove(&uid);
-                config
+        let unknown = annotations::unknown_keys(ds.annotations());
+        let (config, problem) = match UpdateConfig::from_annotations(ds.annotations()) {
+            Ok(Some(mut config)) => {
+                if !ds.annotations().contains_key(annotations::EVENT_SOURCE) {
+                    config.event_source = self.options.default_event_source;
+                }
+                let problem = (!unknown.is_empty()).then(|| {
+                    (
+                        reasons::UNKNOWN_ANNOTATION,
+                        format!("unknown annotations ignored: {}", unknown.join(", ")),
+                    )
+                });
+                (Some(config), problem)
             }
+            Ok(None) => (None, None),
             Err(errors) => {
                 let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
                     + "; updates skipped";
-                if self.reported.get(&uid) != Some(&message) {
-                    tracing::warn!(daemonset = %ds.name_any(), namespace = ?ds.namespace(), %message, "invalid update configuration");
-                    self.recorder.record(
-                        everynode_controllers::events::reference(ds),
-                        everynode_controllers::events::EventType::Warning,
-                        reasons::INVALID_CONFIG,
-                        message.clone(),
-                    );
-                    self.reported.insert(uid, message);
-                }
-                None
+                (None, Some((reasons::INVALID_CONFIG, message)))
             }
+        };
+        match problem {
+            None => {
+                self.reported.remove(&uid);
+            }
+            Some((reason, message)) if self.reported.get(&uid) != Some(&message) => {
+                tracing::warn!(daemonset = %ds.name_any(), namespace = ?ds.namespace(), %message, "update configuration");
+                self.recorder.record(
+                    everynode_controllers::events::reference(ds),
+                    everynode_controllers::events::EventType::Warning,
+                    reason,
+                    message.clone(),
+                );
+                self.reported.insert(uid, message);
+            }
+            Some(_) => {}
         }
+        config
     }
 
     /// Polls, judges and acts for every tracked container of `ds`.
