@@ -4,6 +4,7 @@
 // Each test binary that includes this module uses a subset of it.
 #![allow(dead_code)]
 
+use std::cell::OnceCell;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -136,6 +137,8 @@ pub struct Cluster {
     banner: &'static str,
     /// What everynode prints after starting; kept so that it never writes into a closed pipe.
     stdout: Receiver<String>,
+    /// The updater's `http://ADDR`, once read from `stdout` (see `updater_url`).
+    updater_url: OnceCell<String>,
 }
 
 impl Cluster {
@@ -156,6 +159,18 @@ impl Cluster {
     /// tests are skipped.
     pub fn up_with_fleet(yaml: &str) -> Option<Cluster> {
         Cluster::launch(&["up", "--fleet"], UP_BANNER, Some(yaml))
+    }
+
+    /// Starts `everynode up <args> --fleet <file>` with the fleet file `yaml` (or `everynode up
+    /// <args>` without one), for flags such as `--webhook-secret-file`. `None` when the kubectl
+    /// tests are skipped.
+    pub fn up_with(args: &[&str], fleet: Option<&str>) -> Option<Cluster> {
+        let mut full = vec!["up"];
+        full.extend_from_slice(args);
+        if fleet.is_some() {
+            full.push("--fleet");
+        }
+        Cluster::launch(&full, UP_BANNER, fleet)
     }
 
     /// Starts everynode with `args` (and, with a fleet, the fleet file's path after them), then
@@ -182,7 +197,16 @@ impl Cluster {
             kubeconfig.clone().into(),
         ]);
         let (server, stdout) = spawn_everynode(dir.path(), &full, &kubeconfig, banner);
-        Some(Cluster { server, kubectl, kubeconfig, dir, args: full, banner, stdout })
+        Some(Cluster {
+            server,
+            kubectl,
+            kubeconfig,
+            dir,
+            args: full,
+            banner,
+            stdout,
+            updater_url: OnceCell::new(),
+        })
     }
 
     /// Kills everynode with SIGKILL (no graceful shutdown) and starts it again with the same
@@ -193,6 +217,33 @@ impl Cluster {
         let (server, stdout) = spawn_everynode(self.dir.path(), &self.args, &self.kubeconfig, self.banner);
         self.server = server;
         self.stdout = stdout;
+        self.updater_url = OnceCell::new();
+    }
+
+    /// `http://127.0.0.1:PORT` where `everynode up` serves the updater's webhooks, approval API
+    /// and metrics, read from the line it prints once that listener is bound. Fails the test if
+    /// the line does not come within the startup timeout (e.g. `--no-updater`).
+    pub fn updater_url(&self) -> &str {
+        self.updater_url.get_or_init(|| {
+            const PREFIX: &str = "image updates: webhooks, approvals and metrics on ";
+            let deadline = Instant::now() + STARTUP_TIMEOUT;
+            let mut skipped = Vec::new();
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.stdout.recv_timeout(left) {
+                    Ok(line) => match line.strip_prefix(PREFIX) {
+                        Some(url) => return url.trim().to_owned(),
+                        None => skipped.push(line),
+                    },
+                    Err(_) => panic!(
+                        "everynode printed no `{PREFIX}URL` line within {STARTUP_TIMEOUT:?}; stdout \
+                         after the kubeconfig line:\n{}\nlog:\n{}",
+                        skipped.join("\n"),
+                        self.log()
+                    ),
+                }
+            }
+        })
     }
 
     /// The kubeconfig everynode wrote (rewritten by `restart`).
@@ -372,6 +423,11 @@ impl Watch {
                 panic!("`kubectl {}` printed no line within {timeout:?}; stderr:\n{stderr}", self.args);
             }
         }
+    }
+
+    /// The next line kubectl prints within `timeout`, or `None` (kubectl keeps running).
+    pub fn try_next_line(&mut self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
     }
 }
 
