@@ -857,15 +857,40 @@ fn an_applied_update_is_announced_on_slack_teams_and_a_signed_webhook() {
     wait_rolled_out(k, "default", "beacon", "beacon:1.0.0");
     u.announce("beacon", "1.1.0");
 
+    // Each channel first hears that the update was detected, then that it was applied; keep
+    // the applied one of each (chat bodies say it in their title, the webhook in a header).
+    let applied = |request: &Received| match request.path.as_str() {
+        "/hook" => request.headers.get("x-everynode-event").map(String::as_str) == Some("update_applied"),
+        _ => String::from_utf8_lossy(&request.body).contains("Image update applied"),
+    };
     let mut got: BTreeMap<String, Received> = BTreeMap::new();
+    let mut paths_seen: Vec<String> = Vec::new();
     let deadline = Instant::now() + CONVERGE;
     while got.len() < 3 {
         let left = deadline.saturating_duration_since(Instant::now());
         match receiver.received.recv_timeout(left) {
             Ok(request) => {
-                got.entry(request.path.clone()).or_insert(request);
+                paths_seen.push(request.path.clone());
+                if applied(&request) {
+                    got.entry(request.path.clone()).or_insert(request);
+                }
             }
-            Err(_) => panic!("notifications reached only {:?}\n{}", got.keys(), log_tail(k)),
+            Err(_) => panic!(
+                "update_applied reached only {:?} (all notifications: {paths_seen:?})\n{}",
+                got.keys(),
+                log_tail(k)
+            ),
+        }
+    }
+    // The detection notices go out concurrently with the applied ones; wait for any stragglers.
+    let twice = |seen: &[String]| {
+        ["/slack", "/teams", "/hook"].iter().all(|path| seen.iter().filter(|p| p == path).count() >= 2)
+    };
+    while !twice(&paths_seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match receiver.received.recv_timeout(left) {
+            Ok(request) => paths_seen.push(request.path.clone()),
+            Err(_) => panic!("each channel should hear detected and applied: {paths_seen:?}"),
         }
     }
     wait_rolled_out(k, "default", "beacon", "beacon:1.1.0");

@@ -31,15 +31,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use jiff::Timestamp;
+use kube::Client;
 use kube::api::{Api, ListParams};
-use kube::{Client, ResourceExt};
 use serde::Deserialize;
 
 pub use self::tokens::{Tokens, TokensError};
 pub use self::view::{RequestList, RequestView, TargetView};
 use crate::approval::{self, Decision, DecisionError};
-use crate::metrics::{ApprovalDecision, Metrics};
-use crate::notify::{EventKind, NotificationEvent, Notifier, Workload};
 use crate::request::UpdateRequest;
 
 /// Decision bodies hold one short reason; anything bigger is refused (413) before it is read.
@@ -56,18 +54,11 @@ pub struct ApiState {
     pub client: Client,
     /// Who may call the API, and as whom.
     pub tokens: Arc<Tokens>,
-    /// Approvals and rejections are counted here.
-    pub metrics: Metrics,
-    /// Told about every approval and rejection, when configured.
-    pub notifier: Option<Arc<Notifier>>,
 }
 
 impl std::fmt::Debug for ApiState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiState")
-            .field("tokens", &self.tokens)
-            .field("notifier", &self.notifier)
-            .finish_non_exhaustive()
+        f.debug_struct("ApiState").field("tokens", &self.tokens).finish_non_exhaustive()
     }
 }
 
@@ -206,49 +197,14 @@ async fn decide(
     let request = match outcome {
         Ok(request) => request,
         Err(error) => {
-            if matches!(error, DecisionError::Expired { marked: true, .. }) {
-                state.metrics.approval(ApprovalDecision::Expired);
-            }
             tracing::info!(namespace, name, identity, %error, "update request decision refused");
             return Err(ApiError::Decision(error));
         }
     };
-    let (metric, kind) = match decision {
-        Decision::Approve { .. } => (ApprovalDecision::Approved, EventKind::Approved),
-        Decision::Reject { .. } => (ApprovalDecision::Rejected, EventKind::Rejected),
-    };
-    state.metrics.approval(metric);
+    // Counting and announcing the decision is the updater's: it sees every decision, made here,
+    // with `everynode updates` or with kubectl, and announces each once.
     tracing::info!(namespace, name, identity, decision = decision.past_tense(), "update request decided");
-    if let Some(notifier) = &state.notifier {
-        // Fire and forget: the decision is recorded; a slow chat service must not delay the answer.
-        drop(notifier.notify(event(&request, kind, &identity, decision.reason(), now)));
-    }
     Ok(Json(RequestView::from(&request)))
-}
-
-/// The notification for a decision on `request`.
-fn event(
-    request: &UpdateRequest,
-    kind: EventKind,
-    identity: &str,
-    reason: Option<&str>,
-    now: Timestamp,
-) -> NotificationEvent {
-    let spec = &request.spec;
-    let namespace = spec.target_ref.namespace.clone().or_else(|| request.namespace()).unwrap_or_default();
-    let workload =
-        Workload { kind: spec.target_ref.kind.clone(), namespace, name: spec.target_ref.name.clone() };
-    NotificationEvent {
-        kind,
-        workload,
-        container: spec.container_name.clone(),
-        current_image: spec.current_image.clone().unwrap_or_default(),
-        new_image: spec.new_image.clone(),
-        update_request: Some(request.name_any()),
-        actor: Some(identity.to_owned()),
-        message: reason.map(str::to_owned),
-        timestamp: now,
-    }
 }
 
 /// Why an approval API request failed, and the answer for it.

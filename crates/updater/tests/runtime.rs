@@ -52,21 +52,26 @@ impl TagSource for FakeRegistry {
     }
 }
 
-/// Notifications are not under test here; nothing is configured, so nothing is sent.
-struct NoTransport;
+use everynode_updater::notify::transport::{OutgoingRequest, TransportError, TransportResponse};
 
-impl Transport for NoTransport {
+/// Records the generic webhook's notification bodies instead of sending them.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<serde_json::Value>>>);
+
+impl Transport for Recorder {
     fn post(
         &self,
-        _request: everynode_updater::notify::transport::OutgoingRequest,
-    ) -> futures::future::BoxFuture<
-        'static,
-        Result<
-            everynode_updater::notify::transport::TransportResponse,
-            everynode_updater::notify::transport::TransportError,
-        >,
-    > {
-        Box::pin(async { Err(everynode_updater::notify::transport::TransportError("not configured".into())) })
+        request: OutgoingRequest,
+    ) -> futures::future::BoxFuture<'static, Result<TransportResponse, TransportError>> {
+        self.0.lock().unwrap().push(serde_json::from_slice(&request.body).unwrap());
+        Box::pin(async { Ok(TransportResponse { status: 200, retry_after: None }) })
+    }
+}
+
+impl Recorder {
+    /// The `event` field of every notification so far.
+    fn events(&self) -> Vec<String> {
+        self.0.lock().unwrap().iter().map(|n| n["event"].as_str().unwrap_or_default().to_owned()).collect()
     }
 }
 
@@ -74,6 +79,7 @@ struct Cluster {
     client: Client,
     registry: FakeRegistry,
     metrics: Metrics,
+    notified: Recorder,
     _server: ApiServer,
 }
 
@@ -97,14 +103,16 @@ async fn cluster_with(options: Options) -> Cluster {
         health_check_interval: Duration::from_millis(100),
         ..options
     };
-    let notifier = Arc::new(Notifier::new(&NotifyConfig::default(), NoTransport));
+    let notified = Recorder::default();
+    let config = NotifyConfig::from_json(br#"{"webhook": {"url": "http://hooks.test/everynode"}}"#).unwrap();
+    let notifier = Arc::new(Notifier::new(&config, notified.clone()));
     let updater = Updater::new(client.clone(), registry.clone(), notifier, metrics.clone(), options);
     let (_pushes, received) = tokio::sync::mpsc::channel(16);
     tokio::spawn(async move {
         let _keep_the_channel_open = _pushes;
         let _ = updater.run(received).await;
     });
-    Cluster { client, registry, metrics, _server: server }
+    Cluster { client, registry, metrics, notified, _server: server }
 }
 
 fn daemon_set(name: &str, image: &str, annotations: serde_json::Value) -> DaemonSet {
@@ -242,6 +250,19 @@ async fn an_update_needing_approval_waits_for_it_and_a_rejection_sticks() {
         (urs.get("fluent-bit-update-2-0-3").await.unwrap().phase() == Phase::Completed).then_some(())
     })
     .await;
+    // A decision made with kubectl is counted and announced like one made through the API.
+    eventually("the notifications", || async {
+        let events = cluster.notified.events();
+        (events.len() >= 4).then_some(()).filter(|()| {
+            events == ["update_detected", "update_request_created", "update_approved", "update_applied"]
+        })
+    })
+    .await;
+    let approved = cluster.notified.0.lock().unwrap()[2].clone();
+    assert_eq!(approved["actor"], "alice@example.com");
+    assert_eq!(approved["updateRequest"], "fluent-bit-update-2-0-3");
+    let rendered = cluster.metrics.render();
+    assert!(rendered.contains("headwind_approvals_total{decision=\"approved\"} 1"), "{rendered}");
 
     // A new patch release is proposed; rejecting it is final.
     cluster.registry.set("docker.io/fluent/fluent-bit", &["2.0.3", "2.0.4"]);
@@ -257,6 +278,11 @@ async fn an_update_needing_approval_waits_for_it_and_a_rejection_sticks() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let after = urs.get("fluent-bit-update-2-0-4").await.unwrap();
     assert_eq!(after.phase(), Phase::Rejected, "the rejection stays");
+    assert!(
+        cluster.notified.events().contains(&"update_rejected".to_owned()),
+        "{:?}",
+        cluster.notified.events()
+    );
     assert_eq!(requests(&cluster.client).await.len(), 2, "nothing re-proposed");
     assert_eq!(image_of(&api.get("fluent-bit").await.unwrap()), "fluent/fluent-bit:2.0.3");
 }

@@ -199,8 +199,6 @@ pub async fn start(
             .merge(everynode_updater::api::router(ApiState {
                 client: client.clone(),
                 tokens: Arc::new(tokens),
-                metrics: metrics.clone(),
-                notifier: Some(Arc::clone(&notifier)),
             }))
             .merge(everynode_updater::metrics::router(metrics.clone()));
     let listener = tokio::net::TcpListener::bind(settings.updater_listen)

@@ -134,9 +134,6 @@ impl<R: TagSource + 'static> Updater<R> {
                 match set_phase(&self.client, namespace, &request, phase, &message, now).await {
                     Ok(()) => {
                         tracing::info!(%request, namespace, %phase, %message, "update request");
-                        if phase == Phase::Expired {
-                            self.metrics.approval(crate::metrics::ApprovalDecision::Expired);
-                        }
                     }
                     Err(error) => {
                         tracing::warn!(%request, namespace, %error, "updating the request's phase failed")
@@ -172,7 +169,6 @@ impl<R: TagSource + 'static> Updater<R> {
                         )
                         .await;
                         tracing::info!(request = %name, namespace, image = %spec.new_image, "update request created");
-                        self.metrics.update_detected(KIND);
                         if let Some(ds) = ds {
                             self.recorder.record(
                                 reference(ds),
@@ -292,9 +288,6 @@ impl<R: TagSource + 'static> Updater<R> {
             Ok(updated) => {
                 tracing::info!(daemonset = %name, namespace, container = %application.container, from = %change.from, to = %change.to, "update applied");
                 self.metrics.update_applied(KIND);
-                if application.request.is_none() {
-                    self.metrics.update_detected(KIND);
-                }
                 let on_delete = updated.spec.update_strategy.as_ref().and_then(|u| u.type_.as_deref())
                     == Some("OnDelete");
                 let message = format!("{} {} -> {}", application.container, change.from, change.to);

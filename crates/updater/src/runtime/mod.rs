@@ -28,13 +28,13 @@ use tokio::sync::mpsc;
 use crate::annotations::{self, EventSource, UpdateConfig};
 use crate::history;
 use crate::image::ImageRef;
-use crate::metrics::Metrics;
-use crate::notify::Notifier;
+use crate::metrics::{ApprovalDecision, Metrics};
+use crate::notify::{EventKind, NotificationEvent, Notifier, Workload};
 use crate::policy::{Candidate, Policy};
 use crate::registry::TagSource;
 use crate::request::{Phase, UpdateRequest};
 use crate::webhook::ImagePush;
-use crate::workflow::{self, Situation};
+use crate::workflow::{self, Action, Situation};
 
 use self::poll::{PollKey, Polls};
 
@@ -128,6 +128,14 @@ pub struct Updater<R: TagSource + 'static> {
     reported: HashMap<String, String>,
     /// When each watched rollout was last checked, by DaemonSet uid.
     last_checks: HashMap<String, tokio::time::Instant>,
+    /// Updates already announced as detected, by (DaemonSet uid, container, image).
+    announced: HashSet<(String, String, String)>,
+    /// The last phase seen of each UpdateRequest, by uid: a change to Approved, Rejected or
+    /// Expired is counted and announced once, whoever made it (the approval API, the CLI,
+    /// kubectl, or this updater).
+    phases: HashMap<String, Phase>,
+    /// Set once the first pass has remembered the phases present at start.
+    phases_seeded: bool,
     /// Updates that failed to apply, by (DaemonSet uid, container, image), and when.
     failed_applies: HashMap<(String, String, String), tokio::time::Instant>,
 }
@@ -154,6 +162,9 @@ impl<R: TagSource + 'static> Updater<R> {
             reported: HashMap::new(),
             last_checks: HashMap::new(),
             failed_applies: HashMap::new(),
+            announced: HashSet::new(),
+            phases: HashMap::new(),
+            phases_seeded: false,
         }
     }
 
@@ -243,6 +254,7 @@ impl<R: TagSource + 'static> Updater<R> {
                 self.check_health(ds, &config, now).await;
             }
         }
+        self.observe_phases(&requests, now);
         let mut pending = 0;
         for request in &requests {
             // Requests for other kinds (Headwind's Deployments, say) belong to another updater.
@@ -321,6 +333,86 @@ impl<R: TagSource + 'static> Updater<R> {
         config
     }
 
+    /// Counts and announces decisions on UpdateRequests made since the last pass. The first
+    /// pass only remembers phases (after a restart, those decisions were announced before); a
+    /// request first seen later already decided was decided since (within one pass of its
+    /// creation) and is announced.
+    fn observe_phases(&mut self, requests: &[Arc<UpdateRequest>], now: Timestamp) {
+        let mut seen = HashMap::with_capacity(requests.len());
+        let first_pass = !self.phases_seeded;
+        for request in requests {
+            let uid = request.uid().unwrap_or_default();
+            let phase = request.phase();
+            let before = self.phases.get(&uid).copied();
+            seen.insert(uid, phase);
+            if first_pass {
+                continue;
+            }
+            let before = before.unwrap_or(Phase::Pending);
+            if before == phase || request.spec.target_ref.kind != KIND {
+                continue;
+            }
+            let status = request.status.clone().unwrap_or_default();
+            let (decision, kind, actor) = match phase {
+                Phase::Approved => {
+                    (ApprovalDecision::Approved, Some(EventKind::Approved), status.approved_by)
+                }
+                Phase::Rejected => {
+                    (ApprovalDecision::Rejected, Some(EventKind::Rejected), status.rejected_by)
+                }
+                Phase::Expired => (ApprovalDecision::Expired, None, None),
+                _ => continue,
+            };
+            self.metrics.approval(decision);
+            if let Some(kind) = kind {
+                let namespace = request.spec.target_ref.namespace.clone().or_else(|| request.namespace());
+                self.notify(NotificationEvent {
+                    kind,
+                    workload: Workload::daemon_set(
+                        namespace.unwrap_or_default(),
+                        &request.spec.target_ref.name,
+                    ),
+                    container: request.spec.container_name.clone(),
+                    current_image: request.spec.current_image.clone().unwrap_or_default(),
+                    new_image: request.spec.new_image.clone(),
+                    update_request: Some(request.name_any()),
+                    actor,
+                    message: status.message,
+                    timestamp: now,
+                });
+            }
+        }
+        self.phases = seen;
+        self.phases_seeded = true;
+    }
+
+    /// Counts and announces a detected update once.
+    fn detected(
+        &mut self,
+        ds: &DaemonSet,
+        container: &str,
+        current_image: &str,
+        new_image: &str,
+        now: Timestamp,
+    ) {
+        let key = (ds.uid().unwrap_or_default(), container.to_owned(), new_image.to_owned());
+        if !self.announced.insert(key) {
+            return;
+        }
+        self.metrics.update_detected(KIND);
+        self.notify(NotificationEvent {
+            kind: EventKind::UpdateDetected,
+            workload: Workload::daemon_set(ds.namespace().unwrap_or_default(), ds.name_any()),
+            container: container.to_owned(),
+            current_image: current_image.to_owned(),
+            new_image: new_image.to_owned(),
+            update_request: None,
+            actor: None,
+            message: None,
+            timestamp: now,
+        });
+    }
+
     /// Polls, judges and acts for every tracked container of `ds`.
     async fn consider(
         &mut self,
@@ -388,11 +480,25 @@ impl<R: TagSource + 'static> Updater<R> {
                 request_ttl: self.options.request_ttl,
                 now,
             };
-            for action in workflow::decide(&situation, &image, choice.as_ref()) {
+            let actions = workflow::decide(&situation, &image, choice.as_ref());
+            if let Some(new_image) = detected(&actions) {
+                self.detected(ds, &container, &image_text, new_image, now);
+            }
+            for action in actions {
                 self.act(Some(ds), Some(config), &namespace, action, now).await;
             }
         }
     }
+}
+
+/// The new image `actions` are about, when they act on a detected update (propose it, apply
+/// it, or wait for the interval to allow it).
+fn detected(actions: &[Action]) -> Option<&str> {
+    actions.iter().find_map(|action| match action {
+        Action::Propose { spec, .. } => Some(spec.new_image.as_str()),
+        Action::Apply(application) => Some(application.new_image.as_str()),
+        _ => None,
+    })
 }
 
 /// Whether `request` targets DaemonSet `namespace/name`.
