@@ -851,6 +851,7 @@ fn an_applied_update_is_announced_on_slack_teams_and_a_signed_webhook() {
             ("headwind.sh/policy", "minor"),
             ("headwind.sh/require-approval", "false"),
             ("headwind.sh/event-source", "webhook"),
+            ("headwind.sh/auto-rollback", "true"),
         ],
     );
     k.apply(&ds.to_string());
@@ -920,6 +921,17 @@ fn an_applied_update_is_announced_on_slack_teams_and_a_signed_webhook() {
         (&json!("beacon:1.0.0"), &json!("beacon:1.1.0"))
     );
     assert_eq!(document["actor"], "auto");
+
+    // The healthy rollout is watched to its end, and its success recorded.
+    wait_for(k, "the rollout's success to be recorded", CONVERGE, || {
+        let ds = get_ds(k, "default", "beacon");
+        let succeeded = events(k, "default", "beacon", "UpdateRolloutSucceeded");
+        match (annotation(&ds, "everynode.io/rollout-watch"), succeeded.len()) {
+            (None, 1) => Ok(()),
+            (watch, n) => Err(format!("watch {watch:?}, {n} UpdateRolloutSucceeded events")),
+        }
+    });
+    assert_eq!(image_of(&get_ds(k, "default", "beacon")), "beacon:1.1.0", "no rollback");
 }
 
 #[test]
@@ -981,4 +993,102 @@ fn unsigned_or_wrongly_signed_webhooks_are_refused_and_change_nothing() {
     ] {
         assert_eq!(sample(&metrics, series), Some(value), "{series}:\n{metrics}");
     }
+}
+
+/// `everynode updater --kubeconfig FILE`, the real-cluster mode, until dropped.
+struct StandaloneUpdater {
+    child: std::process::Child,
+    url: String,
+    _stdout: mpsc::Receiver<String>,
+}
+
+impl StandaloneUpdater {
+    /// Starts it against `k`'s API server with `args`, and waits for its listening line.
+    fn start(k: &Cluster, args: &[&str]) -> StandaloneUpdater {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_everynode"))
+            .arg("updater")
+            .arg("--kubeconfig")
+            .arg(k.kubeconfig())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("everynode updater starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = rx.recv_timeout(CONVERGE).expect("everynode updater prints where it listens");
+        let url = line
+            .rsplit_once(" on ")
+            .map(|(_, url)| url.to_owned())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        StandaloneUpdater { child, url, _stdout: rx }
+    }
+}
+
+impl Drop for StandaloneUpdater {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_standalone_updater_installs_its_crd_and_updates_daemonsets_of_another_api_server() {
+    // `everynode server` stands in for a real cluster: no controllers, no nodes, no CRD.
+    let Some(k) = Cluster::start() else { return };
+    let config = tempfile::tempdir().unwrap();
+    let secret = config.path().join("webhook-secret");
+    std::fs::write(&secret, WEBHOOK_SECRET).unwrap();
+    let updater = StandaloneUpdater::start(
+        &k,
+        &["--install-crd", "--updater-listen", "127.0.0.1:0", "--webhook-secret-file", &text(&secret)],
+    );
+    wait_for(&k, "the UpdateRequest CRD", CONVERGE, || {
+        let run = k.kubectl(&["get", "crd", "updaterequests.headwind.sh", "-o", "name"]);
+        if run.code == 0 { Ok(()) } else { Err(run.stderr) }
+    });
+    let ds = daemon_set(
+        "default",
+        "agent",
+        "registry.example.com/agent:1.0.0",
+        &[("headwind.sh/policy", "patch"), ("headwind.sh/require-approval", "true")],
+    );
+    k.apply(&ds.to_string());
+    let body = json!({"image": "registry.example.com/agent", "tag": "1.0.1"}).to_string();
+    let signature = sign(WEBHOOK_SECRET.as_bytes(), body.as_bytes());
+    let response = http(
+        &updater.url,
+        "POST",
+        "/webhook/generic",
+        &[("X-Hub-Signature-256", &signature)],
+        body.as_bytes(),
+    );
+    assert_eq!(response.status, 202, "{response:?}");
+    wait_for(&k, "an UpdateRequest", CONVERGE, || {
+        let all = requests(&k, "default");
+        match all.get("agent-update-1-0-1").map(phase) {
+            Some("Pending") => Ok(()),
+            other => Err(format!("{other:?} in {all:#?}")),
+        }
+    });
+    let approve = r#"{"status":{"phase":"Approved","approvedBy":"ops@example.com"}}"#;
+    k.kubectl(&["patch", "ur", "agent-update-1-0-1", "--subresource=status", "--type=merge", "-p", approve])
+        .ok();
+    wait_for(&k, "the approved image in the template", CONVERGE, || {
+        let ds = get_ds(&k, "default", "agent");
+        match (image_of(&ds).as_str(), update_history(&ds).first()) {
+            ("registry.example.com/agent:1.0.1", Some(entry)) if entry["approvedBy"] == "ops@example.com" => {
+                Ok(())
+            }
+            _ => Err(format!("{ds:#}")),
+        }
+    });
 }

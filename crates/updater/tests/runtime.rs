@@ -399,3 +399,34 @@ async fn the_default_event_source_applies_without_the_annotation_and_typos_are_r
     .await;
     assert!(event.message.unwrap_or_default().contains("headwind.sh/auto-rollbak"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_on_delete_the_template_changes_and_the_request_says_pods_follow_when_deleted() {
+    let cluster = cluster().await;
+    cluster.registry.set("docker.io/calico/node", &["v3.25.0", "v3.25.1"]);
+    let annotations = json!({
+        "headwind.sh/policy": "patch",
+        "headwind.sh/event-source": "polling",
+        "headwind.sh/min-update-interval": "0",
+    });
+    let mut ds = daemon_set("calico-node", "calico/node:v3.25.0", annotations);
+    ds.spec.update_strategy = Some(serde_json::from_value(json!({"type": "OnDelete"})).unwrap());
+    let api: Api<DaemonSet> = Api::namespaced(cluster.client.clone(), "default");
+    api.create(&PostParams::default(), &ds).await.unwrap();
+    let urs: Api<UpdateRequest> = Api::namespaced(cluster.client.clone(), "default");
+    eventually("the request", || async {
+        urs.get_opt("calico-node-update-v3-25-1").await.unwrap().filter(|r| r.status.is_some())
+    })
+    .await;
+    let approve = json!({"status": {"phase": "Approved", "approvedBy": "netops"}});
+    urs.patch_status("calico-node-update-v3-25-1", &PatchParams::default(), &Patch::Merge(&approve))
+        .await
+        .unwrap();
+    let done = eventually("the request Completed", || async {
+        urs.get("calico-node-update-v3-25-1").await.ok().filter(|r| r.phase() == Phase::Completed)
+    })
+    .await;
+    let message = done.status.unwrap().message.unwrap_or_default();
+    assert!(message.contains("OnDelete: pods change only when deleted"), "{message}");
+    assert_eq!(image_of(&api.get("calico-node").await.unwrap()), "calico/node:v3.25.1");
+}
