@@ -239,3 +239,72 @@ async fn stopped_registry_is_a_retryable_error() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Registries that hand out bearer tokens (Docker Hub, GHCR, Harbor) are reached with the pull
+/// secret's username and password traded for a token at the realm the registry names; this
+/// stand-in is such a registry, checking both steps.
+#[tokio::test]
+async fn token_registries_trade_the_pull_secret_for_a_bearer_token() -> anyhow::Result<()> {
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+
+    install_crypto_provider();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let host = listener.local_addr()?.to_string();
+    let realm = format!("http://{host}/token");
+    // "robot:s3cret", as a registry's Basic header carries it.
+    let expected_basic = format!("Basic {}", "cm9ib3Q6czNjcmV0");
+    let challenge = move |realm: &str| {
+        let mut response = StatusCode::UNAUTHORIZED.into_response();
+        let value = format!(r#"Bearer realm="{realm}",service="stand-in",scope="repository:team/app:pull""#);
+        if let Ok(value) = value.parse() {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    };
+    let tokens_issued = Arc::new(Mutex::new(0_u32));
+    let issued = tokens_issued.clone();
+    let ping_realm = realm.clone();
+    let list_realm = realm.clone();
+    let app = Router::new()
+        .route("/v2/", get(move || async move { challenge(&ping_realm) }))
+        .route(
+            "/token",
+            get(move |headers: HeaderMap, Query(query): Query<HashMap<String, String>>| async move {
+                let authorized =
+                    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(&expected_basic);
+                if !authorized || query.get("service").map(String::as_str) != Some("stand-in") {
+                    return StatusCode::UNAUTHORIZED.into_response();
+                }
+                if let Ok(mut count) = issued.lock() {
+                    *count += 1;
+                }
+                Json(json!({"token": "tok-123", "expires_in": 300})).into_response()
+            }),
+        )
+        .route(
+            "/v2/team/app/tags/list",
+            get(move |headers: HeaderMap| async move {
+                let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+                let response: Response = if bearer == Some("Bearer tok-123") {
+                    Json(json!({"name": "team/app", "tags": ["1.0.0", "1.1.0"]})).into_response()
+                } else {
+                    challenge(&list_realm)
+                };
+                response
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let image = RegistryImage::new(&host, "team/app");
+    let tags = client().list_tags(&image, &basic("robot", "s3cret")).await?;
+    assert_eq!(tags, ["1.0.0", "1.1.0"]);
+    assert!(*tokens_issued.lock().map_err(|_| anyhow::anyhow!("poisoned"))? >= 1, "a token was issued");
+
+    let refused = client().list_tags(&image, &basic("robot", "wrong")).await;
+    assert!(
+        matches!(&refused, Err(error) if !error.is_retryable()),
+        "wrong credentials are a non-retryable error: {refused:?}"
+    );
+    Ok(())
+}
