@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use everynode_api::labels::Selector;
@@ -84,31 +85,38 @@ pub fn sync(s: &Snapshot<'_>) -> Plan {
 
     // Claim pods and revisions.
     let mut own_pods: Vec<&Pod> = Vec::new();
+    // Names and uids are copied only for ownership changes: every pod in the namespace passes
+    // here on every sync.
+    let name_uid =
+        |meta: &ObjectMeta| (meta.name.clone().unwrap_or_default(), meta.uid.clone().unwrap_or_default());
     for pod in &s.pods {
-        let take = claim(&pod.metadata, owner);
-        let (name, uid) =
-            (pod.metadata.name.clone().unwrap_or_default(), pod.metadata.uid.clone().unwrap_or_default());
-        match take {
+        match claim(&pod.metadata, owner) {
             Claim::Owned => own_pods.push(pod),
             Claim::Adopt => {
+                let (name, uid) = name_uid(&pod.metadata);
                 plan.ownership.push(OwnershipChange::AdoptPod { name, uid });
                 own_pods.push(pod);
             }
-            Claim::Release => plan.ownership.push(OwnershipChange::ReleasePod { name, uid }),
+            Claim::Release => {
+                let (name, uid) = name_uid(&pod.metadata);
+                plan.ownership.push(OwnershipChange::ReleasePod { name, uid });
+            }
             Claim::Ignore => {}
         }
     }
     let mut own_revisions: Vec<&ControllerRevision> = Vec::new();
     for rev in &s.revisions {
-        let (name, uid) =
-            (rev.metadata.name.clone().unwrap_or_default(), rev.metadata.uid.clone().unwrap_or_default());
         match claim(&rev.metadata, owner) {
             Claim::Owned => own_revisions.push(rev),
             Claim::Adopt => {
+                let (name, uid) = name_uid(&rev.metadata);
                 plan.ownership.push(OwnershipChange::AdoptRevision { name, uid });
                 own_revisions.push(rev);
             }
-            Claim::Release => plan.ownership.push(OwnershipChange::ReleaseRevision { name, uid }),
+            Claim::Release => {
+                let (name, uid) = name_uid(&rev.metadata);
+                plan.ownership.push(OwnershipChange::ReleaseRevision { name, uid });
+            }
             Claim::Ignore => {}
         }
     }

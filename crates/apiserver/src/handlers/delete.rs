@@ -1,12 +1,14 @@
 //! DELETE of one object and of collections: preconditions, grace periods, finalizers and
 //! propagation policies (the garbage collector does the cascading).
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use axum::response::Response;
 use everynode_store::{Preconditions, StoreError};
 use serde_json::{Value, json};
 
-use super::read::{Filter, with_type_meta};
+use super::read::{Filter, typed};
 use super::write::after_delete;
 use super::{Target, json_response};
 use crate::error::{ApiError, ApiResult};
@@ -102,9 +104,9 @@ impl DeleteOptions {
 /// The outcome of deleting one object.
 pub(crate) enum Outcome {
     /// Removed from the store.
-    Deleted(Value),
+    Deleted(Arc<Value>),
     /// Marked for deletion; finalizers or a grace period hold it.
-    Pending(Value),
+    Pending(Arc<Value>),
 }
 
 /// How often a delete re-reads and retries after another write got in between its read and its
@@ -199,13 +201,13 @@ async fn delete_once(
         && (grace == 0 || (already_deleting && current_grace == Some(0)));
     if finish_now {
         if options.dry_run {
-            return Ok(Some(Outcome::Deleted(with_type_meta(rt, &current))));
+            return Ok(Some(Outcome::Deleted(typed(rt, current))));
         }
         let preconditions =
             Preconditions { uid: Some(meta::uid(&current).to_owned()), ..Preconditions::none() };
         let deleted = server.store().delete(&key, preconditions).await.map_err(store_error)?;
         after_delete(server, rt, &deleted);
-        return Ok(Some(Outcome::Deleted(with_type_meta(rt, &deleted))));
+        return Ok(Some(Outcome::Deleted(typed(rt, deleted))));
     }
     let now = server.now();
     let mut updated = current.as_ref().clone();
@@ -223,10 +225,10 @@ async fn delete_once(
         updated["status"] = json!({"phase": "Terminating"});
     }
     if options.dry_run {
-        return Ok(Some(Outcome::Pending(with_type_meta(rt, &updated))));
+        return Ok(Some(Outcome::Pending(typed(rt, Arc::new(updated)))));
     }
     if updated == *current {
-        return Ok(Some(Outcome::Pending(with_type_meta(rt, &current))));
+        return Ok(Some(Outcome::Pending(typed(rt, current))));
     }
     let revision = everynode_store::object::resource_version(&current);
     let stored = match server.store().update(&key, updated, revision).await {
@@ -235,7 +237,7 @@ async fn delete_once(
         Err(other) => return Err(store_error(other)),
     };
     server.wake_gc();
-    Ok(Some(Outcome::Pending(with_type_meta(rt, &stored))))
+    Ok(Some(Outcome::Pending(typed(rt, stored))))
 }
 
 fn add_once(finalizers: &mut Vec<String>, finalizer: &str) {
@@ -290,7 +292,7 @@ pub async fn delete_collection(
             ..target.clone()
         };
         match delete_one(server, &one, meta::name(object), &options).await {
-            Ok(Outcome::Deleted(o) | Outcome::Pending(o)) => items.push(o),
+            Ok(Outcome::Deleted(o) | Outcome::Pending(o)) => items.push(Value::clone(&o)),
             Err(ApiError { code: 404, .. }) => {}
             Err(error) => return Err(error),
         }

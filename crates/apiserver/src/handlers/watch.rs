@@ -11,7 +11,7 @@ use everynode_store::{EventKind, Revision, StoreError, Watch};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::read::{Filter, with_type_meta};
+use super::read::{Filter, has_type_meta, with_type_meta};
 use super::{Format, Target};
 use crate::error::{ApiError, ApiResult};
 use crate::request::Query;
@@ -52,10 +52,10 @@ impl Encoder {
         // encoded them, without the encoding and the two deep copies (type meta, then the
         // envelope) a watch event would otherwise cost per watcher. A pod write on a
         // 10,000-node cluster reaches half a dozen watchers.
-        if self.format == Format::Json && self.has_type_meta(object) {
+        if self.format == Format::Json && has_type_meta(&self.target.rt, object) {
             return envelope(kind, object, encoded);
         }
-        let object = with_type_meta(&self.target.rt, object);
+        let object = with_type_meta(&self.target.rt, object).into_owned();
         let object = match self.format {
             Format::Json => object,
             Format::Metadata => super::partial_metadata(&object),
@@ -73,17 +73,7 @@ impl Encoder {
                 table
             }
         };
-        line(&json!({"type": kind, "object": object}))
-    }
-
-    /// Whether `object` already says the apiVersion and kind this watch serves.
-    fn has_type_meta(&self, object: &Value) -> bool {
-        let rt = &self.target.rt;
-        object.get("kind").and_then(Value::as_str) == Some(rt.kind.as_str())
-            && object.get("apiVersion").and_then(Value::as_str).is_some_and(|v| match v.split_once('/') {
-                Some((group, version)) => group == rt.group && version == rt.version,
-                None => rt.group.is_empty() && v == rt.version,
-            })
+        envelope(kind, &object, None)
     }
 
     fn bookmark(&self, revision: Revision, initial_events_end: bool) -> Bytes {
@@ -92,37 +82,36 @@ impl Encoder {
             metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let object = json!({"kind": self.target.rt.kind, "apiVersion": self.target.rt.api_version(), "metadata": metadata});
-        line(&json!({"type": "BOOKMARK", "object": object}))
+        envelope("BOOKMARK", &object, None)
     }
 }
 
-/// `{"object":<object>,"type":"<kind>"}` and a newline: what [`line`] makes of
-/// `json!({"type": kind, "object": object})`, without copying the object first, and without
-/// encoding it if `encoded` (its JSON) is given.
+/// `{"type":"<kind>","object":<object>}` and a newline, without copying the object first, and
+/// without encoding it if `encoded` (its JSON) is given.
+///
+/// The type goes first, as upstream writes it: clients decode the event as an adjacently tagged
+/// enum (kube-rs' `WatchEvent`, serde's `tag`/`content`), and serde can only decode the object
+/// straight into its type once it knows the tag; an object before the tag is buffered into a
+/// generic tree and decoded a second time. With the object first, that buffering was 9% of the
+/// CPU of `everynode bench rollout --nodes 10000`, where every pod write reaches five watchers.
 fn envelope(kind: &str, object: &Value, encoded: Option<&[u8]>) -> Bytes {
     let mut bytes = Vec::with_capacity(encoded.map_or(4096, |e| e.len() + 32));
-    bytes.extend_from_slice(br#"{"object":"#);
+    bytes.extend_from_slice(br#"{"type":"#);
+    // Writing a string or a Value to a Vec cannot fail (a Value's keys are strings).
+    let _ = serde_json::to_writer(&mut bytes, kind);
+    bytes.extend_from_slice(br#","object":"#);
     match encoded {
         Some(encoded) => bytes.extend_from_slice(encoded),
-        // Writing a Value to a Vec cannot fail (its keys are strings).
         None => {
             let _ = serde_json::to_writer(&mut bytes, object);
         }
     }
-    bytes.extend_from_slice(br#","type":"#);
-    let _ = serde_json::to_writer(&mut bytes, kind);
     bytes.extend_from_slice(b"}\n");
     Bytes::from(bytes)
 }
 
-fn line(value: &Value) -> Bytes {
-    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
-    bytes.push(b'\n');
-    Bytes::from(bytes)
-}
-
 fn error_event(error: &ApiError) -> Bytes {
-    line(&json!({"type": "ERROR", "object": error.status()}))
+    envelope("ERROR", &error.status(), None)
 }
 
 /// GET with `watch=true`.
@@ -263,13 +252,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_envelope_is_the_line_of_the_event_object() {
+    fn an_envelope_is_the_event_object_with_its_type_first() {
         let object = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a\"b", "labels": {"x": "é"}}, "spec": {"containers": [{"name": "c"}]}});
         let encoded = serde_json::to_vec(&object).unwrap();
         for kind in ["ADDED", "MODIFIED", "DELETED"] {
-            let expected = line(&json!({"type": kind, "object": object}));
-            assert_eq!(envelope(kind, &object, None), expected, "{kind}");
-            assert_eq!(envelope(kind, &object, Some(&encoded)), expected, "{kind}, encoded by the store");
+            let expected = json!({"type": kind, "object": object});
+            for (line, how) in [
+                (envelope(kind, &object, None), "encoded here"),
+                (envelope(kind, &object, Some(&encoded)), "encoded by the store"),
+            ] {
+                assert!(line.ends_with(b"}\n"), "{kind}, {how}: one line");
+                let decoded: Value = serde_json::from_slice(&line).unwrap();
+                assert_eq!(decoded, expected, "{kind}, {how}");
+                assert!(
+                    line.starts_with(format!(r#"{{"type":"{kind}","object":{{"#).as_bytes()),
+                    "{kind}, {how}: the type first"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn kube_decodes_an_envelope_into_its_event() {
+        let pod =
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "resourceVersion": "7"}});
+        let line = envelope("MODIFIED", &pod, None);
+        let event: kube::core::WatchEvent<k8s_openapi::api::core::v1::Pod> =
+            serde_json::from_slice(&line).unwrap();
+        match event {
+            kube::core::WatchEvent::Modified(pod) => {
+                assert_eq!(pod.metadata.resource_version.as_deref(), Some("7"))
+            }
+            other => panic!("decoded as {other:?}"),
         }
     }
 }

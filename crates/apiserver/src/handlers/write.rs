@@ -1,5 +1,7 @@
 //! Writes: create, update (PUT), patch and pod binding, including `dryRun` and `fieldValidation`.
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use axum::response::Response;
 use everynode_patch::PatchType;
@@ -7,7 +9,7 @@ use everynode_store::{Preconditions, Revision, StoreError};
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
-use super::read::with_type_meta;
+use super::read::{typed, with_type_meta};
 use super::{Target, json_response};
 use crate::error::{ApiError, ApiResult};
 use crate::meta;
@@ -183,7 +185,7 @@ pub(crate) async fn create_object(
     namespace: Option<&str>,
     body: Value,
     dry_run: bool,
-) -> ApiResult<Value> {
+) -> ApiResult<Arc<Value>> {
     let (mut object, _) = decode(rt, body, FieldValidation::Ignore, BodyOf::Request)?;
     prepare_create(server, rt, namespace, &mut object)?;
     store_new(server, rt, namespace, object, dry_run).await
@@ -195,7 +197,7 @@ async fn store_new(
     namespace: Option<&str>,
     object: Value,
     dry_run: bool,
-) -> ApiResult<Value> {
+) -> ApiResult<Arc<Value>> {
     if let Some(ns) = namespace.filter(|_| rt.namespaced) {
         check_namespace_open(server, ns)?;
     }
@@ -210,7 +212,7 @@ async fn store_new(
     if dry_run {
         return match server.store().get(&key) {
             Ok(_) => Err(ApiError::already_exists(&rt.group, &rt.plural, &name)),
-            Err(_) => Ok(object),
+            Err(_) => Ok(Arc::new(object)),
         };
     }
     let stored = server
@@ -219,7 +221,7 @@ async fn store_new(
         .await
         .map_err(|e| ApiError::from_store(e, &rt.group, &rt.plural))?;
     after_write(server, rt, &stored);
-    Ok(with_type_meta(rt, &stored))
+    Ok(typed(rt, stored))
 }
 
 /// New objects need an existing namespace that is not being deleted.
@@ -351,7 +353,7 @@ async fn commit_update<F>(
     target: &Target,
     dry_run: bool,
     mut build: F,
-) -> ApiResult<Value>
+) -> ApiResult<Arc<Value>>
 where
     F: FnMut(&Value) -> ApiResult<Value>,
 {
@@ -360,7 +362,7 @@ where
     let rt = &target.rt;
     if dry_run {
         let current = server.store().get(&key).map_err(store_error(rt))?;
-        return build(&current);
+        return build(&current).map(Arc::new);
     }
     let result =
         server.store().guaranteed_update(&key, &Preconditions::none(), |current| build(current)).await;
@@ -375,7 +377,7 @@ where
         match server.store().delete(&key, preconditions).await {
             Ok(deleted) => {
                 after_delete(server, rt, &deleted);
-                return Ok(with_type_meta(rt, &deleted));
+                return Ok(typed(rt, deleted));
             }
             Err(StoreError::NotFound { .. }) => {}
             Err(e) => return Err(ApiError::from_store(e, &rt.group, &rt.plural)),
@@ -384,7 +386,7 @@ where
     if meta::is_deleting(&stored) {
         server.wake_gc();
     }
-    Ok(with_type_meta(rt, &stored))
+    Ok(typed(rt, stored))
 }
 
 /// A terminating pod on a node waits for its kubelet (grace period), even without finalizers.

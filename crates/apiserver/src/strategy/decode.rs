@@ -22,7 +22,8 @@ pub fn decode_typed<K: DeserializeOwned + Serialize>(
     kind: &str,
     version: &str,
 ) -> ApiResult<Decoded> {
-    let typed: K = serde_json::from_value(object.clone()).map_err(|error| {
+    // Decoding from a reference: no copy of the body first.
+    let typed = K::deserialize(&object).map_err(|error| {
         ApiError::bad_request(format!(
             "{kind} in version \"{version}\" cannot be handled as a {kind}: {error}"
         ))
