@@ -5,6 +5,7 @@
 
 pub mod daemonset;
 pub mod events;
+pub mod informer;
 pub mod nodelifecycle;
 pub mod podgc;
 pub mod scheduler;

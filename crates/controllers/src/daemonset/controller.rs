@@ -19,6 +19,7 @@ use super::execute::execute;
 use super::handlers::{NodeFingerprint, controller_key, key_of, pod_keys, revision_keys};
 use super::queue::WorkQueue;
 use crate::events::EventRecorder;
+use crate::informer::Watch;
 
 /// Why a sync (or the controller) failed. Every variant is retried: the key goes back on the
 /// queue with backoff.
@@ -86,12 +87,20 @@ impl Shared {
 pub struct DaemonSetController {
     client: Client,
     options: Options,
+    pods: Option<Watch<Pod>>,
 }
 
 impl DaemonSetController {
-    /// A controller writing through `client`.
+    /// A controller writing through `client`, with its own watches.
     pub fn new(client: Client, options: Options) -> Self {
-        DaemonSetController { client, options }
+        DaemonSetController { client, options, pods: None }
+    }
+
+    /// Takes its pods from `pods` (a shared watch) rather than its own watch.
+    #[must_use]
+    pub fn with_pods(mut self, pods: Watch<Pod>) -> Self {
+        self.pods = Some(pods);
+        self
     }
 
     /// Runs until the process ends. Watch failures are retried with backoff by the watchers
@@ -99,7 +108,8 @@ impl DaemonSetController {
     pub async fn run(self) -> Result<(), Error> {
         let client = self.client;
         let (daemon_sets, ds_writer) = reflector::store::<DaemonSet>();
-        let (pods, pod_writer) = reflector::store::<Pod>();
+        let Watch { store: pods, events: pod_events } =
+            self.pods.unwrap_or_else(|| Watch::own(Api::<Pod>::all(client.clone())));
         let (nodes, node_writer) = reflector::store::<Node>();
         let (revisions, rev_writer) = reflector::store::<ControllerRevision>();
         let shared = Arc::new(Shared {
@@ -115,7 +125,6 @@ impl DaemonSetController {
         });
 
         let ds_events = watch(Api::<DaemonSet>::all(client.clone())).reflect(ds_writer);
-        let pod_events = watch(Api::<Pod>::all(client.clone())).reflect(pod_writer);
         let node_events = watch(Api::<Node>::all(client.clone())).reflect(node_writer);
         let rev_events = watch(Api::<ControllerRevision>::all(client.clone())).reflect(rev_writer);
         let mut tasks = tokio::task::JoinSet::new();

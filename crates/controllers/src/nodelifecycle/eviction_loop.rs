@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 use super::eviction::{EvictionSchedule, decide, no_execute_taints};
 use super::{Error, reasons};
 use crate::events::{EventRecorder, EventType, reference};
+use crate::informer::Watch;
 
 /// The events' source component, as upstream's.
 const COMPONENT: &str = "taint-eviction-controller";
@@ -232,16 +233,19 @@ async fn evict(client: Client, recorder: EventRecorder, pod: Arc<Pod>) -> (Strin
 /// Runs the taint eviction controller until the future is dropped; failed evictions are
 /// retried on the next pass. Returns only when a watch stream ends.
 pub async fn run(client: Client) -> Result<(), Error> {
+    let pods = Watch::own(Api::<Pod>::all(client.clone()));
+    run_with_pods(client, pods).await
+}
+
+/// [`run`], with the pods from `pods` (a shared watch) rather than its own watch.
+pub async fn run_with_pods(client: Client, pods: Watch<Pod>) -> Result<(), Error> {
     let (nodes, node_writer) = reflector::store::<Node>();
-    let (pods, pod_writer) = reflector::store::<Pod>();
+    let Watch { store: pods, events: pod_events } = pods;
     let node_events = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .reflect(node_writer)
         .map(|r| r.map_or_else(Change::Failed, |e| Change::Node(Box::new(e))));
-    let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(pod_writer)
-        .map(|r| r.map_or_else(Change::Failed, |e| Change::Pod(Box::new(e))));
+    let pod_events = pod_events.map(|r| r.map_or_else(Change::Failed, |e| Change::Pod(Box::new(e))));
     let mut changes = futures::stream::select(node_events, pod_events).boxed();
     let mut evictor = Evictor {
         recorder: EventRecorder::new(client.clone(), COMPONENT),

@@ -87,8 +87,19 @@ pub enum Error {
 /// Runs the node health monitor and, unless disabled, taint eviction, until the future is
 /// dropped or one of them stops.
 pub async fn run(client: kube::Client, options: NodeLifecycleOptions) -> Result<(), Error> {
+    run_with_pods(client, options, None).await
+}
+
+/// [`run`], with taint eviction taking its pods from `pods` (a shared watch) when given, rather
+/// than from its own watch.
+pub async fn run_with_pods(
+    client: kube::Client,
+    options: NodeLifecycleOptions,
+    pods: Option<crate::informer::Watch<k8s_openapi::api::core::v1::Pod>>,
+) -> Result<(), Error> {
     if options.taint_eviction {
-        let eviction = run_taint_eviction(client.clone());
+        let pods = pods.unwrap_or_else(|| crate::informer::Watch::own(kube::Api::all(client.clone())));
+        let eviction = eviction_loop::run_with_pods(client.clone(), pods);
         let monitor = run_monitor(client, options);
         tokio::select! {
             result = eviction => result,

@@ -11,7 +11,7 @@ mod runtime;
 
 use std::time::Duration;
 
-pub use runtime::run;
+pub use runtime::{run, run_with_pods};
 
 /// Condition reasons.
 pub mod reasons {

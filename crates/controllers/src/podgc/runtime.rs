@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::decide::{Quarantine, decide};
 use super::{Error, PodGcOptions, reasons};
+use crate::informer::Watch;
 
 /// Deletions in flight at once.
 const MAX_IN_FLIGHT: usize = 32;
@@ -192,16 +193,19 @@ impl Collector {
 /// Runs pod GC until the future is dropped; failures are retried on the next pass. Returns only
 /// when a watch stream ends.
 pub async fn run(client: Client, options: PodGcOptions) -> Result<(), Error> {
+    let pods = Watch::own(Api::<Pod>::all(client.clone()));
+    run_with_pods(client, options, pods).await
+}
+
+/// [`run`], with the pods from `pods` (a shared watch) rather than its own watch.
+pub async fn run_with_pods(client: Client, options: PodGcOptions, pods: Watch<Pod>) -> Result<(), Error> {
     let (nodes, node_writer) = reflector::store::<Node>();
-    let (pods, pod_writer) = reflector::store::<Pod>();
+    let Watch { store: pods, events: pod_events } = pods;
     let node_events = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .reflect(node_writer)
         .map(|r| synced_or_other(r, Change::NodesSynced));
-    let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(pod_writer)
-        .map(|r| synced_or_other(r, Change::PodsSynced));
+    let pod_events = pod_events.map(|r| synced_or_other(r, Change::PodsSynced));
     let mut changes = futures::stream::select(node_events, pod_events).boxed();
     let mut ticks = tokio::time::interval(options.period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

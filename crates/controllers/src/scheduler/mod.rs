@@ -10,6 +10,7 @@
 //! Decisions are pure ([`decide::schedule`] over a [`snapshot::Snapshot`]); [`run`] is the thin
 //! loop that keeps the snapshot from reflectors and performs the API calls.
 
+mod cache;
 pub mod decide;
 pub mod filters;
 pub mod fit_error;
@@ -25,7 +26,7 @@ use std::time::Duration;
 pub use decide::{Decision, schedule};
 pub use fit_error::FitError;
 pub use queue::RetryPolicy;
-pub use runtime::run;
+pub use runtime::{run, run_with_pods};
 
 /// Event and condition reasons.
 pub mod reasons {

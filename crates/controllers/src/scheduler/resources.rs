@@ -72,6 +72,18 @@ impl Resources {
         }
     }
 
+    /// Takes other amounts (added earlier) away from these: the inverse of [`add`](Self::add).
+    pub fn sub(&mut self, other: &Resources) {
+        self.milli_cpu = self.milli_cpu.saturating_sub(other.milli_cpu);
+        self.memory = self.memory.saturating_sub(other.memory);
+        self.ephemeral_storage = self.ephemeral_storage.saturating_sub(other.ephemeral_storage);
+        self.pods = self.pods.saturating_sub(other.pods);
+        for (name, v) in &other.scalar {
+            let entry = self.scalar.entry(name.clone()).or_default();
+            *entry = entry.saturating_sub(*v);
+        }
+    }
+
     /// Raises each amount to at least the other's (`maxResourceList`).
     fn max_with(&mut self, other: &Resources) {
         self.milli_cpu = self.milli_cpu.max(other.milli_cpu);

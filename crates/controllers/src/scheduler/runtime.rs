@@ -5,8 +5,10 @@
 //! Invariants: a pod chosen for a node is *assumed* there (counted in every later snapshot) from
 //! the moment it is decided until the pod store shows it bound, or the binding fails, so
 //! concurrent bindings never oversubscribe a node; the pod store is never re-listed per pod.
+//! The [`Cache`] and the pending set follow the pod events; they are rebuilt from the stores
+//! when the pods are re-listed (a re-list has no events for the pods that went meanwhile).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,18 +17,20 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, Pod, PodCondition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio::task::JoinSet;
 
+use super::cache::{Cache, Counted};
 use super::decide::{Decision, schedule};
 use super::pod_info::PodInfo;
 use super::queue::{Failure, Retries};
-use super::snapshot::{PodUsage, Snapshot};
+use super::snapshot::PodUsage;
 use super::{Error, SchedulerOptions, reasons};
 use crate::events::{EventRecorder, EventType, reference};
+use crate::informer::Watch;
 
 /// How many watch events are applied before a cycle runs, so a burst of pod creations is
 /// scheduled in a few large cycles rather than one cycle per pod.
@@ -97,14 +101,16 @@ struct Scheduler {
     pods: Store<Pod>,
     nodes_synced: bool,
     pods_synced: bool,
+    /// Between a pod watch's `Init` and `InitDone`.
+    pods_listing: bool,
     /// Bumped whenever a change could make an unschedulable pod schedulable.
     cluster_generation: u64,
     node_fingerprints: HashMap<String, u64>,
-    /// The nodes with no pods on them, as of the last node change that matters to a filter
-    /// (see [`node_fingerprint`]); `None` after such a change. Rebuilding it parses every
-    /// node's allocatable resources, which on 10,000 nodes cost more than the rest of a cycle.
-    bare_nodes: Option<Snapshot>,
-    usage_cache: HashMap<String, PodUsage>,
+    /// Every node with what its pods use; `None` after a node change that matters to a filter
+    /// (see [`node_fingerprint`]) or a pod re-list, until the next cycle rebuilds it.
+    cache: Option<Cache>,
+    /// The pods that want scheduling (assumed ones included), by uid.
+    pending: HashMap<String, ObjectRef<Pod>>,
     assumed: HashMap<String, Assumed>,
     retries: Retries,
     next_start: usize,
@@ -149,29 +155,77 @@ impl Scheduler {
             watcher::Event::Apply(node) | watcher::Event::InitApply(node) => {
                 let fingerprint = node_fingerprint(&node);
                 if self.node_fingerprints.insert(node.name_any(), fingerprint) != Some(fingerprint) {
-                    self.bare_nodes = None;
+                    self.cache = None;
                     self.bump();
                 }
             }
             watcher::Event::Delete(node) => {
                 self.node_fingerprints.remove(&node.name_any());
-                self.bare_nodes = None;
+                self.cache = None;
                 self.bump();
             }
             watcher::Event::Init => {}
             watcher::Event::InitDone => {
                 self.nodes_synced = true;
-                self.bare_nodes = None;
+                self.cache = None;
                 self.bump();
             }
         }
+    }
+
+    /// What `pod` adds to the cache: its usage on its node while bound and not finished, or
+    /// while assumed and still pending; what each cycle's snapshot counted.
+    fn counted(&self, uid: &str, pod: &Pod) -> Option<Counted> {
+        match bound_node(pod) {
+            Some(_) if terminal(pod) => None,
+            Some(node) => Some(Counted {
+                node: node.to_owned(),
+                usage: pod.spec.as_ref().map(PodUsage::of).unwrap_or_default(),
+                assumed: false,
+            }),
+            None if self.wants_scheduling(pod) => self.assumed.get(uid).map(|a| Counted {
+                node: a.node.clone(),
+                usage: a.usage.clone(),
+                assumed: true,
+            }),
+            None => None,
+        }
+    }
+
+    /// Brings the pending set and the cache up to date with the latest version of a pod (`None`:
+    /// deleted).
+    fn track(&mut self, uid: &str, pod: Option<&Pod>) {
+        match pod.filter(|p| self.wants_scheduling(p)) {
+            Some(pod) => {
+                self.pending.insert(uid.to_owned(), ObjectRef::from_obj(pod));
+            }
+            None => {
+                self.pending.remove(uid);
+            }
+        }
+        if self.cache.is_some() {
+            let counted = pod.and_then(|p| self.counted(uid, p));
+            if let Some(cache) = &mut self.cache {
+                cache.set(uid, counted);
+            }
+        }
+    }
+
+    /// The pending set from the pod store, after a (re-)list.
+    fn rebuild_pending(&mut self) {
+        self.pending = self
+            .pods
+            .state()
+            .iter()
+            .filter(|p| self.wants_scheduling(p))
+            .map(|p| (uid(p), ObjectRef::from_obj(p.as_ref())))
+            .collect();
     }
 
     fn observe_pod(&mut self, event: watcher::Event<Pod>) {
         match event {
             watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => {
                 let uid = uid(&pod);
-                self.usage_cache.remove(&uid);
                 if bound_node(&pod).is_some() {
                     self.assumed.remove(&uid);
                     self.retries.forget(&uid);
@@ -182,96 +236,72 @@ impl Scheduler {
                 } else if self.wants_scheduling(&pod) && !self.assumed.contains_key(&uid) {
                     self.dirty = true;
                 }
+                // During a (re-)list the store keeps the old pods until `InitDone`, which rebuilds.
+                if !self.pods_listing {
+                    self.track(&uid, Some(&pod));
+                }
             }
             watcher::Event::Delete(pod) => {
                 let uid = uid(&pod);
-                self.usage_cache.remove(&uid);
                 self.assumed.remove(&uid);
                 self.retries.forget(&uid);
                 if bound_node(&pod).is_some() {
                     self.bump();
                 }
+                self.track(&uid, None);
             }
-            watcher::Event::Init => {}
+            watcher::Event::Init => {
+                self.pods_listing = true;
+            }
             watcher::Event::InitDone => {
                 self.pods_synced = true;
+                self.pods_listing = false;
+                self.rebuild_pending();
+                self.cache = None;
                 self.dirty = true;
             }
         }
     }
 
-    /// Counts what `pod` uses on `node` in `snapshot`. Every cycle does this for every bound
-    /// pod, so the cached usage is looked up by reference (no uid or usage copied).
-    fn add_usage(&mut self, snapshot: &mut Snapshot, node: &str, pod: &Pod) {
-        // The same key as `uid(pod)`, borrowed.
-        let meta = &pod.metadata;
-        let key = meta
-            .uid
-            .as_deref()
-            .or(meta.name.as_deref())
-            .or(meta.generate_name.as_deref())
-            .unwrap_or_default();
-        if let Some(usage) = self.usage_cache.get(key) {
-            snapshot.add_pod(node, usage);
-            return;
-        }
-        let usage = pod.spec.as_ref().map(PodUsage::of).unwrap_or_default();
-        snapshot.add_pod(node, &usage);
-        self.usage_cache.insert(uid(pod), usage);
+    /// The cache as of the stores (the pods bound or assumed on every node).
+    fn build_cache(&self) -> Cache {
+        let pods = self.pods.state();
+        let counted = pods.iter().filter_map(|pod| {
+            let uid = uid(pod);
+            self.counted(&uid, pod).map(|counted| (uid, counted))
+        });
+        Cache::build(self.nodes.state(), counted)
     }
 
-    /// One pass over every pending pod, against a fresh snapshot.
+    /// One pass over every pending pod, against the cache.
     fn cycle(&mut self, now: Timestamp) {
         self.dirty = false;
         if !(self.nodes_synced && self.pods_synced) {
             return;
         }
-        let pods = self.pods.state();
-        let mut holding: Vec<&Arc<Pod>> = Vec::new();
-        let mut assumed: Vec<(String, PodUsage)> = Vec::new();
-        let mut pending: Vec<Arc<Pod>> = Vec::new();
-        let mut pending_uids: HashSet<String> = HashSet::new();
-        for pod in &pods {
-            if bound_node(pod).is_some() {
-                if !terminal(pod) {
-                    holding.push(pod);
-                }
-                continue;
-            }
-            if !self.wants_scheduling(pod) {
-                continue;
-            }
-            let uid = uid(pod);
-            if let Some(a) = self.assumed.get(&uid) {
-                assumed.push((a.node.clone(), a.usage.clone()));
-                continue;
-            }
-            pending_uids.insert(uid);
-            pending.push(pod.clone());
-        }
-        self.retries.retain(|uid| pending_uids.contains(uid));
-        // Nothing to place (a fleet registering, pods changing status): the snapshot, a pass
-        // over every node and pod, would be built for nothing.
-        let due = |pod: &Arc<Pod>| {
-            self.retries.is_ready(
-                &uid(pod),
-                pod.metadata.generation.unwrap_or(0),
-                self.cluster_generation,
-                now,
-            )
+        let mut pending: Vec<(String, Arc<Pod>)> = self
+            .pending
+            .iter()
+            .filter(|(uid, _)| !self.assumed.contains_key(*uid))
+            .filter_map(|(uid, pod)| Some((uid.clone(), self.pods.get(pod)?)))
+            // A shared cache may be ahead of the events: a pod bound meanwhile is not pending.
+            .filter(|(_, pod)| self.wants_scheduling(pod))
+            .collect();
+        self.retries.retain(|uid| self.pending.contains_key(uid) && !self.assumed.contains_key(uid));
+        // Nothing to place (a fleet registering, pods changing status): rebuilding the cache, a
+        // pass over every node and pod, would be for nothing.
+        let due = |(uid, pod): &(String, Arc<Pod>)| {
+            self.retries.is_ready(uid, pod.metadata.generation.unwrap_or(0), self.cluster_generation, now)
         };
         if !pending.iter().any(due) {
             return;
         }
-        let mut snapshot = self.bare_nodes.get_or_insert_with(|| Snapshot::new(self.nodes.state())).clone();
-        for pod in holding {
-            self.add_usage(&mut snapshot, bound_node(pod).unwrap_or_default(), pod);
-        }
-        for (node, usage) in &assumed {
-            snapshot.add_pod(node, usage);
-        }
+        let mut cache = match self.cache.take() {
+            Some(cache) => cache,
+            None => self.build_cache(),
+        };
         // PrioritySort: higher priority first, then older pods.
-        pending.sort_by(|a, b| {
+        pending.sort_by(|(_, a), (_, b)| {
             let priority = |p: &Pod| p.spec.as_ref().and_then(|s| s.priority).unwrap_or(0);
             priority(b)
                 .cmp(&priority(a))
@@ -279,18 +309,17 @@ impl Scheduler {
                 .then_with(|| a.name_any().cmp(&b.name_any()))
         });
         let mut scheduled = 0usize;
-        for pod in pending {
-            let uid = uid(&pod);
+        for (uid, pod) in pending {
             let generation = pod.metadata.generation.unwrap_or(0);
             if !self.retries.is_ready(&uid, generation, self.cluster_generation, now) {
                 continue;
             }
             let info = PodInfo::new(&pod);
-            let outcome = schedule(&info, &snapshot, self.next_start);
+            let outcome = schedule(&info, cache.snapshot(), self.next_start);
             self.next_start = outcome.next_start;
             match outcome.decision {
                 Decision::Bind { node } => {
-                    snapshot.add_pod(&node, &info.usage);
+                    cache.assume(&uid, &node, &info.usage);
                     self.assumed.insert(uid, Assumed { node: node.clone(), usage: info.usage });
                     self.jobs.push_back(Job::Bind { pod, node });
                     scheduled += 1;
@@ -308,6 +337,7 @@ impl Scheduler {
                 }
             }
         }
+        self.cache = Some(cache);
         if scheduled > 0 {
             tracing::debug!(scheduled, "scheduling cycle assigned pods");
         }
@@ -318,6 +348,9 @@ impl Scheduler {
             Ok(JobResult::Bound { uid }) => self.retries.forget(&uid),
             Ok(JobResult::BindFailed { uid, pod_generation, gone }) => {
                 self.assumed.remove(&uid);
+                if let Some(cache) = &mut self.cache {
+                    cache.forget_assumed(&uid);
+                }
                 if gone {
                     self.retries.forget(&uid);
                 } else {
@@ -364,16 +397,19 @@ impl Scheduler {
 /// (watches re-list with backoff; failed bindings back off per pod); it only returns when a watch
 /// stream ends, which kube's watchers never do on their own.
 pub async fn run(client: Client, options: SchedulerOptions) -> Result<(), Error> {
+    let pods = Watch::own(Api::<Pod>::all(client.clone()));
+    run_with_pods(client, options, pods).await
+}
+
+/// [`run`], with the pods from `pods` (a shared watch) rather than its own watch.
+pub async fn run_with_pods(client: Client, options: SchedulerOptions, pods: Watch<Pod>) -> Result<(), Error> {
     let (nodes, node_writer) = reflector::store::<Node>();
-    let (pods, pod_writer) = reflector::store::<Pod>();
+    let Watch { store: pods, events: pod_events } = pods;
     let node_events = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .reflect(node_writer)
         .map(|r| r.map_or_else(Change::Failed, |e| Change::Node(Box::new(e))));
-    let pod_events = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(pod_writer)
-        .map(|r| r.map_or_else(Change::Failed, |e| Change::Pod(Box::new(e))));
+    let pod_events = pod_events.map(|r| r.map_or_else(Change::Failed, |e| Change::Pod(Box::new(e))));
     let mut changes = futures::stream::select(node_events, pod_events).boxed();
     let recorder = EventRecorder::new(client.clone(), &options.scheduler_name);
     let mut scheduler = Scheduler {
@@ -385,10 +421,11 @@ pub async fn run(client: Client, options: SchedulerOptions) -> Result<(), Error>
         pods,
         nodes_synced: false,
         pods_synced: false,
+        pods_listing: false,
         cluster_generation: 0,
         node_fingerprints: HashMap::new(),
-        bare_nodes: None,
-        usage_cache: HashMap::new(),
+        cache: None,
+        pending: HashMap::new(),
         assumed: HashMap::new(),
         next_start: 0,
         dirty: false,

@@ -89,13 +89,22 @@ impl NodeInfo {
         self.pods += 1;
         self.used_ports.extend(usage.host_ports.iter().cloned());
     }
+
+    fn remove(&mut self, usage: &PodUsage) {
+        self.requested.sub(&usage.requests);
+        self.pods -= 1;
+        for port in &usage.host_ports {
+            if let Some(i) = self.used_ports.iter().position(|used| used == port) {
+                self.used_ports.swap_remove(i);
+            }
+        }
+    }
 }
 
 /// Every node, sorted by name so decisions are deterministic.
 ///
-/// Cloning is cheap enough to do per scheduling cycle (the name index is shared): the runtime
-/// builds a snapshot of the bare nodes only when a node changes in a way that matters, and
-/// clones it to add the pods.
+/// The runtime keeps one up to date from pod events (the scheduler cache) rather than building
+/// one per scheduling cycle.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     nodes: Vec<NodeInfo>,
@@ -117,6 +126,17 @@ impl Snapshot {
         match self.index.get(node) {
             Some(&i) => {
                 self.nodes[i].add(usage);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops counting a pod counted on `node` with [`add_pod`](Self::add_pod) and this `usage`.
+    pub fn remove_pod(&mut self, node: &str, usage: &PodUsage) -> bool {
+        match self.index.get(node) {
+            Some(&i) => {
+                self.nodes[i].remove(usage);
                 true
             }
             None => false,

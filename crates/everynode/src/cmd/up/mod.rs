@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use everynode_apiserver::ApiServer;
 use everynode_controllers::daemonset::{DaemonSetController, Options as DaemonSetOptions};
+use everynode_controllers::informer::SharedWatch;
 use everynode_controllers::{nodelifecycle, podgc, scheduler};
 use everynode_nodesim::{Fleet, RunOptions};
+use k8s_openapi::api::core::v1::Pod;
 
 use super::server::{check_listen, default_data_dir, open_store, shutdown_signal, write_kubeconfig};
 
@@ -113,29 +115,37 @@ impl Controllers {
 }
 
 /// Starts the chosen controllers on `tasks`; each logs and stops on a fatal error.
+///
+/// The controllers that look at every pod share one pod watch and cache, as upstream's
+/// controllers share informers (see `everynode_controllers::informer`).
 pub fn spawn_controllers(tasks: &mut tokio::task::JoinSet<()>, client: &kube::Client, which: Controllers) {
+    let mut pods = SharedWatch::<Pod>::new(kube::Api::all(client.clone()));
     if which.daemonset {
-        let client = client.clone();
+        let controller =
+            DaemonSetController::new(client.clone(), DaemonSetOptions::default()).with_pods(pods.subscribe());
         tasks.spawn(async move {
-            if let Err(error) = DaemonSetController::new(client, DaemonSetOptions::default()).run().await {
+            if let Err(error) = controller.run().await {
                 tracing::error!(%error, "daemonset controller stopped");
             }
         });
     }
     if which.scheduler {
         let client = client.clone();
+        let pods = pods.subscribe();
         tasks.spawn(async move {
-            if let Err(error) = scheduler::run(client, scheduler::SchedulerOptions::default()).await {
+            if let Err(error) =
+                scheduler::run_with_pods(client, scheduler::SchedulerOptions::default(), pods).await
+            {
                 tracing::error!(%error, "scheduler stopped");
             }
         });
     }
     if which.nodelifecycle {
         let client = client.clone();
+        let options = nodelifecycle::NodeLifecycleOptions::default();
+        let pods = options.taint_eviction.then(|| pods.subscribe());
         tasks.spawn(async move {
-            if let Err(error) =
-                nodelifecycle::run(client, nodelifecycle::NodeLifecycleOptions::default()).await
-            {
+            if let Err(error) = nodelifecycle::run_with_pods(client, options, pods).await {
                 tracing::error!(%error, "node lifecycle controller stopped");
             }
         });
@@ -149,10 +159,13 @@ pub fn spawn_controllers(tasks: &mut tokio::task::JoinSet<()>, client: &kube::Cl
             quarantine: std::time::Duration::from_secs(5),
             ..podgc::PodGcOptions::default()
         };
+        let pods = pods.subscribe();
         tasks.spawn(async move {
-            if let Err(error) = podgc::run(client, options).await {
+            if let Err(error) = podgc::run_with_pods(client, options, pods).await {
                 tracing::error!(%error, "pod GC stopped");
             }
         });
     }
+    // Runs until every subscriber is gone; without subscribers it ends at once.
+    tasks.spawn(pods.run());
 }
