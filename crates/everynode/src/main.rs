@@ -10,6 +10,14 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 use k8s_openapi::jiff::Timestamp;
 
+/// The allocator. With glibc's malloc, a third of the CPU of `everynode bench rollout --nodes
+/// 10000` went to the allocator's own bookkeeping (`_int_malloc`, `unlink_chunk`,
+/// `malloc_consolidate`, `free`): every request, stored object and watch event builds and drops
+/// trees of small JSON and typed-object allocations across threads, glibc's worst case. With
+/// mimalloc the rolling update of that bench takes 17 s of CPU instead of 29.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status for input the command refuses (invalid manifests, unreadable files).
 const EXIT_INVALID_INPUT: u8 = 1;
 
