@@ -61,42 +61,15 @@ fn main() -> anyhow::Result<ExitCode> {
             let mut stderr = std::io::stderr().lock();
             cmd::plan::run(args, wall_clock(), &mut stdout, &mut stderr)
         }
-        Command::Up(args) => {
-            init_tracing();
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(cmd::up::run(args)).map(|()| ExitCode::SUCCESS)
-        }
-        Command::Controller(args) => {
-            init_tracing();
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(cmd::controller::run(args)).map(|()| ExitCode::SUCCESS)
-        }
-        Command::Nodes(args) => {
-            init_tracing();
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(cmd::nodes::run(args)).map(|()| ExitCode::SUCCESS)
-        }
-        Command::Bench(args) => {
-            // Controller logs would scroll the progress away; warnings still show.
-            init_tracing_with_default("warn");
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(cmd::bench::run(args)).map(|()| ExitCode::SUCCESS)
-        }
-        Command::Updater(args) => {
-            init_tracing();
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(cmd::updater::run(args)).map(|()| ExitCode::SUCCESS)
-        }
-        Command::Updates(args) => {
-            init_tracing_with_default("warn");
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(cmd::updates::run(args)).map(|()| ExitCode::SUCCESS)
-        }
-        Command::Server(args) => {
-            init_tracing();
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(cmd::server::run(args)).map(|()| ExitCode::SUCCESS)
-        }
+        // Controller logs would scroll `bench`'s progress away, and `updates` is a short command
+        // whose output is its answer: both log only warnings unless RUST_LOG says otherwise.
+        Command::Up(args) => serve("info", cmd::up::run(args)),
+        Command::Controller(args) => serve("info", cmd::controller::run(args)),
+        Command::Nodes(args) => serve("info", cmd::nodes::run(args)),
+        Command::Bench(args) => serve("warn", cmd::bench::run(args)),
+        Command::Updater(args) => serve("info", cmd::updater::run(args)),
+        Command::Updates(args) => serve("warn", cmd::updates::run(args)),
+        Command::Server(args) => serve("info", cmd::server::run(args)),
     };
     match outcome {
         Ok(code) => Ok(code),
@@ -109,13 +82,19 @@ fn main() -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`). Only the binary installs a subscriber.
-fn init_tracing() {
-    init_tracing_with_default("info");
+/// Runs an async subcommand on a multi-threaded runtime, logging at `log_level` by default.
+fn serve(
+    log_level: &str,
+    command: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<ExitCode> {
+    init_tracing(log_level);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(command).map(|()| ExitCode::SUCCESS)
 }
 
-/// As [`init_tracing`], with `default` as the filter when `RUST_LOG` is not set.
-fn init_tracing_with_default(default: &str) {
+/// Logs to stderr, filtered by `RUST_LOG` (default: `default`). Only the binary installs a
+/// subscriber.
+fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
