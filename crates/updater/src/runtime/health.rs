@@ -127,15 +127,21 @@ async fn observe(client: &Client, ds: &DaemonSet) -> Result<Observation, kube::E
             .cloned()
             .or_else(|| r.name_any().strip_prefix(&format!("{}-", ds.name_any())).map(str::to_owned))
     });
-    let pods = Api::<Pod>::namespaced(client.clone(), &namespace).list(&ListParams::default()).await?;
-    let new_pods = pods
-        .items
-        .iter()
-        .filter(|p| owned(p.metadata.owner_references.as_ref()))
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .filter(|p| hash.is_some() && p.labels().get(REVISION_HASH_LABEL) == hash.as_ref())
-        .map(pod_health)
-        .collect();
+    // Only the newest revision's pods, selected by their hash label: on a large fleet a check
+    // then reads the pods the update created so far, not every pod of the namespace.
+    let new_pods = match &hash {
+        Some(hash) => {
+            let selected = ListParams::default().labels(&format!("{REVISION_HASH_LABEL}={hash}"));
+            let pods = Api::<Pod>::namespaced(client.clone(), &namespace).list(&selected).await?;
+            pods.items
+                .iter()
+                .filter(|p| owned(p.metadata.owner_references.as_ref()))
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .map(pod_health)
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let status = ds.status.clone().unwrap_or_default();
     Ok(Observation {
         generation: ds.metadata.generation.unwrap_or(0),
